@@ -1,0 +1,191 @@
+"""Model files: one ``torch.save`` file of plain data, loaded with ``weights_only=True``.
+
+A model file is a dict::
+
+    {"format": "skulmfit-lm", "format_version": 1, "skulmfit_version": "...",
+     "config": {...AWDLSTMConfig...}, "tokenizer": {...}, "vocab": [str, ...],
+     "direction": "fwd" | "bwd", "state_dict": {name: tensor}, "meta": {...}}
+
+Nothing in it is a pickled Python object, so loading cannot run code. Writes go to a temporary
+file in the same folder that is then renamed over the target (atomic on POSIX and Windows).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ._version import __version__
+from .exceptions import ModelFileError
+from .model import AWDLSTMConfig, LanguageModel
+from .tokenizer import Tokenizer
+from .vocab import Vocab
+
+FORMAT = "skulmfit-lm"
+FORMAT_VERSION = 1
+DIRECTIONS = ("fwd", "bwd")
+
+
+@dataclass
+class PretrainedLM:
+    """A language model with everything needed to use it on new text."""
+
+    model: LanguageModel
+    vocab: Vocab
+    tokenizer: Tokenizer
+    direction: str = "fwd"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save`` to a temporary file beside ``path``, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def safe_load(path: str | os.PathLike[str], what: str = "model file") -> Any:
+    """``torch.load(weights_only=True)`` with clear errors for unsafe, truncated or missing files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ModelFileError(
+            f"refusing to load {path}: the {what} contains pickled Python objects, which could run "
+            f"code; skulmfit {what}s hold only tensors and plain data ({str(e).splitlines()[0]})"
+        ) from e
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise ModelFileError(
+            f"cannot read {path} as a skulmfit {what}: the file is truncated or not a torch file "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        ) from e
+
+
+def save_lm(lm: PretrainedLM, path: str | os.PathLike[str], half: bool = False) -> None:
+    """Write a model file atomically. ``half=True`` stores float weights as fp16."""
+    if lm.direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {lm.direction!r}")
+    state = {}
+    for k, v in lm.model.state_dict().items():
+        v = v.detach().cpu()
+        if half and v.is_floating_point():
+            v = v.half()
+        state[k] = v.clone()
+    atomic_save(
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "skulmfit_version": __version__,
+            "config": lm.model.config.to_dict(),
+            "tokenizer": lm.tokenizer.get_config(),
+            "vocab": list(lm.vocab.itos),
+            "direction": lm.direction,
+            "state_dict": state,
+            "meta": json.loads(json.dumps(lm.meta, default=str)),  # plain data only
+        },
+        path,
+    )
+
+
+def load_lm(path: str | os.PathLike[str]) -> PretrainedLM:
+    """Load a model file written by :func:`save_lm`, validating every part.
+
+    Raises
+    ------
+    ModelFileError
+        Pickled objects, truncated file, another format or version, or a config that does not
+        match the weights.
+    """
+    data = safe_load(path)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a skulmfit language-model file (no '{FORMAT}' header)")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has model-file format version {version!r}; this skulmfit ({__version__}) reads "
+            f"version {FORMAT_VERSION}"
+        )
+    try:
+        config = AWDLSTMConfig.from_dict(data["config"])
+        vocab = Vocab(data["vocab"])
+        tokenizer = Tokenizer.from_config(data["tokenizer"])
+        direction = data["direction"]
+        state = data["state_dict"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{path} is missing or has invalid fields: {e}") from e
+    if direction not in DIRECTIONS:
+        raise ModelFileError(f"{path}: direction must be one of {DIRECTIONS}, got {direction!r}")
+    if len(vocab) != config.vocab_size:
+        raise ModelFileError(
+            f"{path}: vocabulary has {len(vocab)} tokens but the config says vocab_size={config.vocab_size}"
+        )
+    model = LanguageModel(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    bad_shapes = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or bad_shapes:
+        raise ModelFileError(
+            f"{path}: the weights do not match the config "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {bad_shapes[:3]})"
+        )
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return PretrainedLM(model, vocab, tokenizer, direction, dict(data.get("meta", {})))
+
+
+def transfer_vocab(lm: PretrainedLM, new_vocab: Vocab) -> PretrainedLM:
+    """Move a language model onto ``new_vocab``.
+
+    Rows of words in both vocabularies are copied; new words start at the mean embedding row
+    (and the mean decoder bias). Returns a new :class:`PretrainedLM`; the input is unchanged.
+    """
+    old_w = lm.model.encoder.embedding.weight.detach()
+    old_b = lm.model.decoder.bias.detach()
+    config = AWDLSTMConfig.from_dict({**lm.model.config.to_dict(), "vocab_size": len(new_vocab),
+                                      "pad_idx": new_vocab.pad_idx})
+    model = LanguageModel(config)
+    state = {k: v.clone() for k, v in lm.model.state_dict().items()
+             if not k.startswith(("encoder.embedding", "decoder"))}
+    mean_w, mean_b = old_w.mean(0), old_b.mean()
+    new_w = mean_w.repeat(len(new_vocab), 1)
+    new_b = mean_b.repeat(len(new_vocab))
+    old_idx, new_idx = [], []
+    for i, tok in enumerate(new_vocab.itos):
+        j = lm.vocab.stoi.get(tok)
+        if j is not None:
+            old_idx.append(j)
+            new_idx.append(i)
+    if new_idx:
+        new_w[new_idx] = old_w[old_idx]
+        new_b[new_idx] = old_b[old_idx]
+    state["encoder.embedding.weight"] = new_w
+    state["decoder.bias"] = new_b
+    state["decoder.weight"] = new_w
+    model.load_state_dict(state)
+    meta = {**lm.meta, "vocab_transfer": {"shared": len(new_idx), "new": len(new_vocab) - len(new_idx)}}
+    return PretrainedLM(model, new_vocab, lm.tokenizer, lm.direction, meta)

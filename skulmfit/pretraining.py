@@ -1,0 +1,292 @@
+"""``skulmfit pretrain``: train an AWD-LSTM language model from scratch on corpus files.
+
+Runs in one process or under ``torchrun`` (DistributedDataParallel: each rank reads its own
+contiguous streams; rank 0 tokenizes, checkpoints and writes the model). A checkpoint beside the
+output (``MODEL.pt.ckpt``) holds the model, optimizer, schedule and data position, RNG states and
+the carried hidden state, so ``--resume`` continues exactly where a killed run stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._version import __version__
+from .corpus import TokenCache, build_token_cache, split_stream
+from .devices import describe_hardware, resolve_device, tune_cpu_allocator
+from .exceptions import ModelFileError
+from .lm_training import LMTrainConfig, LMTrainer, evaluate_lm
+from .model import AWDLSTMConfig, LanguageModel
+from .modelfile import PretrainedLM, atomic_save, load_lm, safe_load, save_lm
+from .tokenizer import Tokenizer
+from .vocab import Vocab
+
+CHECKPOINT_FORMAT = "skulmfit-pretrain-checkpoint"
+
+
+@dataclass
+class PretrainOptions:
+    """Options of ``skulmfit pretrain`` (see ``skulmfit pretrain --help``)."""
+
+    corpus: list[str]
+    out: str
+    direction: str = "fwd"
+    emb_size: int = 400
+    hidden_size: int = 1150
+    layers: int = 3
+    max_vocab: int = 60_000
+    min_freq: int = 2
+    epochs: int = 1
+    max_tokens: int | None = None
+    batch_size: int = 64
+    bptt: int = 70
+    lr: float = 3e-3
+    schedule: str = "one_cycle"
+    drop_mult: float = 0.2
+    weight_decay: float = 0.01
+    clip: float = 0.4
+    device: str = "auto"
+    checkpoint_every: float = 10.0  # minutes
+    resume: bool = False
+    seed: int = 0
+    jobs: int = 1
+    threads: int | None = None
+    cache_dir: str | None = None
+    exclude_ids: list[str] = field(default_factory=list)
+    doc_sep: str = "auto"
+    half: bool = False
+    init: str | None = None
+    verbose: int = 1
+    command: str = ""
+
+    def checkpoint_path(self) -> Path:
+        return Path(self.out + ".ckpt")
+
+    def card_path(self) -> Path:
+        return Path(self.out).with_suffix(".json")
+
+    def training_key(self) -> dict[str, Any]:
+        """The options a resumed run must share with the run it continues."""
+        keys = ("corpus", "direction", "emb_size", "hidden_size", "layers", "max_vocab", "min_freq",
+                "epochs", "max_tokens", "batch_size", "bptt", "lr", "schedule", "drop_mult",
+                "weight_decay", "clip", "seed", "exclude_ids", "doc_sep", "init")
+        d = asdict(self)
+        return {k: d[k] for k in keys}
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return rank, world, local
+
+
+def _log(msg: str, rank: int, verbose: int) -> None:
+    if verbose and rank == 0:
+        print(f"[skulmfit pretrain] {msg}", file=sys.stderr, flush=True)
+
+
+def pretrain(opts: PretrainOptions) -> dict[str, Any]:
+    """Run pretraining; returns the model card (also written as JSON beside the model)."""
+    if opts.direction not in ("fwd", "bwd"):
+        raise ValueError(f"--direction must be 'fwd' or 'bwd', got {opts.direction!r}")
+    if opts.checkpoint_every is not None and opts.checkpoint_every <= 0:
+        raise ValueError(f"--checkpoint-every must be > 0 minutes, got {opts.checkpoint_every}")
+    rank, world, local_rank = _dist_info()
+    distributed = world > 1
+    device = _pick_device(opts.device, distributed, local_rank)
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    if device.type == "cpu":
+        tune_cpu_allocator()
+    if distributed:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    torch.manual_seed(opts.seed)
+    wall0 = time.time()
+
+    tokenizer = Tokenizer()
+    cache_dir = opts.cache_dir or str(Path(opts.out).parent / ".skulmfit-cache")
+    init_lm = load_lm(opts.init) if opts.init else None
+    if rank == 0:
+        cache = build_token_cache(opts.corpus, tokenizer, cache_dir, n_jobs=opts.jobs, doc_sep=opts.doc_sep,
+                                  exclude_ids=opts.exclude_ids, verbose=opts.verbose)
+        _log(f"corpus: {cache.meta['n_docs']} documents, {cache.n_tokens:,} tokens, "
+             f"{cache.meta['n_types']:,} types (tokenized at {cache.meta['mb_per_s']:.2f} MB/s)", rank, opts.verbose)
+    if distributed:
+        torch.distributed.barrier()
+        if rank != 0:
+            cache = build_token_cache(opts.corpus, tokenizer, cache_dir, n_jobs=1, doc_sep=opts.doc_sep,
+                                      exclude_ids=opts.exclude_ids, verbose=0)
+    vocab = init_lm.vocab if init_lm is not None else cache.build_vocab(opts.max_vocab, opts.min_freq)
+    if distributed:
+        torch.distributed.barrier()  # rank 0 writes the numericalised stream first
+        if rank == 0:
+            ids = cache.numericalize(vocab, reverse=opts.direction == "bwd")
+        torch.distributed.barrier()
+    ids = cache.numericalize(vocab, reverse=opts.direction == "bwd")
+    train_ids, valid_ids = split_stream(ids)
+
+    if init_lm is not None:
+        model = init_lm.model
+    else:
+        model = LanguageModel(AWDLSTMConfig(vocab_size=len(vocab), emb_size=opts.emb_size,
+                                            hidden_size=opts.hidden_size, n_layers=opts.layers,
+                                            pad_idx=vocab.pad_idx))
+    model.to(device)
+    ddp_model = None
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    train_config = LMTrainConfig(
+        batch_size=opts.batch_size, bptt=opts.bptt, epochs=opts.epochs, max_tokens=opts.max_tokens,
+        lr=opts.lr, lr_decay=1.0, schedule=opts.schedule, drop_mult=opts.drop_mult,
+        weight_decay=opts.weight_decay, clip=opts.clip, seed=opts.seed,
+    )
+    trainer = LMTrainer(model, train_ids, train_config, device, valid_ids=valid_ids, verbose=opts.verbose if rank == 0 else 0,
+                        rank=rank, world_size=world, ddp_model=ddp_model)
+    ckpt_path = opts.checkpoint_path()
+    if opts.resume and ckpt_path.exists():
+        ckpt = safe_load(ckpt_path, what="checkpoint")
+        _check_checkpoint(ckpt, opts, vocab, rank)
+        trainer.load_state_dict(ckpt["trainer"]["ranks"][str(rank)] | {"model": ckpt["trainer"]["model"]}
+                                if "ranks" in ckpt["trainer"] else ckpt["trainer"])
+        _log(f"resumed from {ckpt_path} at step {trainer.step} ({trainer.tokens_seen:,} tokens)", rank, opts.verbose)
+    elif opts.resume:
+        _log(f"--resume: no checkpoint at {ckpt_path}, starting from scratch", rank, opts.verbose)
+
+    def checkpoint(t: LMTrainer) -> None:
+        _write_checkpoint(t, opts, vocab, tokenizer, rank, world)
+
+    _log(f"training {sum(p.numel() for p in model.parameters()):,} parameters on {device} "
+         f"({world} process{'es' if world > 1 else ''}), {trainer.total_cols * opts.batch_size * world:,} "
+         f"tokens planned", rank, opts.verbose)
+    trainer.run(checkpoint=checkpoint, checkpoint_every=None if opts.checkpoint_every is None else opts.checkpoint_every * 60)
+    card: dict[str, Any] = {}
+    if rank == 0:
+        valid = evaluate_lm(model, valid_ids, device, batch_size=16, bptt=opts.bptt)
+        card = _model_card(opts, cache, vocab, model, trainer, valid, device, time.time() - wall0, world)
+        meta = {"card": card}
+        save_lm(PretrainedLM(model, vocab, tokenizer, opts.direction, meta), opts.out, half=opts.half)
+        opts.card_path().write_text(json.dumps(card, indent=2), encoding="utf-8")
+        _log(f"wrote {opts.out} (validation perplexity {valid['perplexity']:.2f})", rank, opts.verbose)
+    if distributed:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return card
+
+
+def _pick_device(name: str, distributed: bool, local_rank: int) -> torch.device:
+    device = resolve_device(name)
+    if distributed and device.type == "cuda":
+        device = torch.device("cuda", local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+    return device
+
+
+def _write_checkpoint(trainer: LMTrainer, opts: PretrainOptions, vocab: Vocab, tokenizer: Tokenizer,
+                      rank: int, world: int) -> None:
+    """Atomically write the resumable state; under DDP rank 0 gathers every rank's position."""
+    state = trainer.state_dict()
+    if world > 1:
+        import torch.distributed as dist
+
+        per_rank = {k: v for k, v in state.items() if k != "model"}
+        gathered: list[Any] = [None] * world
+        dist.all_gather_object(gathered, _plain(per_rank))
+        if rank != 0:
+            return
+        state = {"model": state["model"], "ranks": {str(r): g for r, g in enumerate(gathered)}}
+    atomic_save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "format_version": 1,
+            "skulmfit_version": __version__,
+            "options": opts.training_key(),
+            "world_size": world,
+            "vocab": list(vocab.itos),
+            "config": trainer.model.config.to_dict(),
+            "tokenizer": tokenizer.get_config(),
+            "direction": opts.direction,
+            "trainer": state,
+        },
+        opts.checkpoint_path(),
+    )
+
+
+def _plain(obj: Any) -> Any:
+    """Tensors to CPU (all_gather_object pickles; the result is saved as plain data)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(v) for v in obj)
+    return obj
+
+
+def _check_checkpoint(ckpt: Any, opts: PretrainOptions, vocab: Vocab, rank: int) -> None:
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ModelFileError(f"{opts.checkpoint_path()} is not a skulmfit pretraining checkpoint")
+    theirs, ours = ckpt["options"], opts.training_key()
+    diff = {k: (theirs.get(k), ours[k]) for k in ours if theirs.get(k) != ours[k]}
+    if diff:
+        raise ValueError(
+            "--resume: the checkpoint was written with other options; rerun with the same options or "
+            f"without --resume. Differences (checkpoint, now): {diff}"
+        )
+    if ckpt["vocab"] != vocab.itos:
+        raise ValueError("--resume: the corpus now gives another vocabulary than the checkpoint's")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if int(ckpt.get("world_size", 1)) != world:
+        raise ValueError(f"--resume: the checkpoint was written by {ckpt.get('world_size')} processes, "
+                         f"this run has {world}")
+
+
+def _model_card(opts: PretrainOptions, cache: TokenCache, vocab: Vocab, model: LanguageModel, trainer: LMTrainer,
+                valid: dict[str, float], device: torch.device, wall: float, world: int) -> dict[str, Any]:
+    n_params = sum(p.numel() for p in model.parameters())
+    return {
+        "skulmfit_version": __version__,
+        "direction": opts.direction,
+        "config": model.config.to_dict(),
+        "parameters": n_params,
+        "vocab_size": len(vocab),
+        "corpus": {
+            "files": cache.meta["files"],
+            "excluded_ids": cache.meta["exclude_ids"],
+            "documents": cache.meta["n_docs"],
+            "tokens": cache.n_tokens,
+            "train_tokens_per_epoch": trainer.stream.n_tokens * world,
+            "validation_tokens": int(cache.n_tokens - trainer.stream.n_tokens * world),
+        },
+        "training": {
+            **trainer.config.__dict__,
+            "tokens_seen": trainer.tokens_seen,
+            "steps": trainer.step,
+            "epochs_completed": trainer.tokens_seen / max(trainer.stream.n_tokens * world, 1),
+            "train_seconds": trainer.train_seconds,
+            "tokens_per_second": trainer.tokens_seen / max(trainer.train_seconds, 1e-9),
+            "processes": world,
+            "history": trainer.history,
+        },
+        "validation": {"perplexity": valid["perplexity"], "loss": valid["loss"], "tokens": valid["tokens"],
+                       "what": "held-out tail of the pretraining stream, skulmfit tokenization"},
+        "hardware": {**describe_hardware(device), "device": str(device)},
+        "wall_seconds": wall,
+        "host": platform.node(),
+        "command": opts.command or " ".join(shlex.quote(a) for a in sys.argv),
+    }
