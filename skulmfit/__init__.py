@@ -1,5 +1,15 @@
-"""skulmfit: ULMFiT (Howard & Ruder, 2018) as scikit-learn estimators."""
+"""skulmfit: ULMFiT (Howard & Ruder, 2018) as scikit-learn estimators.
+
+Main names: :class:`ULMFiTClassifier`, :class:`ULMFiTLanguageModel`, :class:`ULMFiTEncoder`,
+:func:`list_pretrained`. Submodules: ``skulmfit.datasets`` (loaders), ``skulmfit.plot`` (optional
+matplotlib plots), ``skulmfit.tokenizer``, ``skulmfit.vocab``, ``skulmfit.model``,
+``skulmfit.modelfile``.
+"""
 
 from ._version import __version__
+from .classifier import ULMFiTClassifier
+from .encoder import ULMFiTEncoder
+from .language_model import ULMFiTLanguageModel
+from .pretrained import list_pretrained
 
-__all__ = ["__version__"]
+__all__ = ["ULMFiTClassifier", "ULMFiTEncoder", "ULMFiTLanguageModel", "__version__", "list_pretrained"]

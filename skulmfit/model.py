@@ -226,47 +226,52 @@ class SequenceClassifier(nn.Module):
         )
 
     def pool(self, ids: Tensor, lengths: Tensor, bptt: int = 70, max_len: int = 1400) -> Tensor:
-        """Concat pooling ``[last, max, mean]`` over each document's last ``max_len`` tokens.
-
-        The documents are read in ``bptt``-sized chunks with the state carried (BPT3C). Chunks
-        that end before every document's pooling window run without gradient, and the pooled
-        statistics are accumulated chunk by chunk, so memory grows with the window, not with
-        the document.
-        """
-        batch, total = ids.shape
-        lengths = lengths.to(ids.device)
-        start = (lengths - max_len).clamp(min=0)  # first pooled position per document
-        first_needed = int(start.min().item())
-        hsize = self.encoder.output_size
-        neg_inf = torch.finfo(torch.float32).min
-        run_max = run_sum = last = None
-        state: State | None = None
-        for lo in range(0, total, bptt):
-            hi = min(lo + bptt, total)
-            track = hi > first_needed
-            with torch.set_grad_enabled(torch.is_grad_enabled() and track):
-                raw, _, state = self.encoder(ids[:, lo:hi], state)
-            out = raw[-1]
-            if not track:
-                state = [(h.detach(), c.detach()) for h, c in state]
-                continue
-            pos = torch.arange(lo, hi, device=ids.device)
-            mask = (pos[None, :] >= start[:, None]) & (pos[None, :] < lengths[:, None])
-            m = mask.unsqueeze(-1)
-            chunk_max = out.masked_fill(~m, neg_inf).amax(dim=1)
-            chunk_sum = (out * m).sum(dim=1)
-            is_last = (lengths - 1 >= lo) & (lengths - 1 < hi)
-            idx = (lengths - 1 - lo).clamp(0, hi - lo - 1)
-            chunk_last = out[torch.arange(batch, device=ids.device), idx]
-            if run_max is None:
-                run_max, run_sum = chunk_max, chunk_sum
-                last = torch.where(is_last[:, None], chunk_last, out.new_zeros(batch, hsize))
-            else:
-                run_max = torch.maximum(run_max, chunk_max)
-                run_sum = run_sum + chunk_sum
-                last = torch.where(is_last[:, None], chunk_last, last)
-        count = (lengths - start).clamp(min=1).to(run_sum.dtype)[:, None]
-        return torch.cat([last, run_max, run_sum / count], dim=1)
+        """Concat pooling of the encoder outputs (see :func:`concat_pool`)."""
+        return concat_pool(self.encoder, ids, lengths, bptt, max_len)
 
     def forward(self, ids: Tensor, lengths: Tensor, bptt: int = 70, max_len: int = 1400) -> Tensor:
         return self.head(self.pool(ids, lengths, bptt, max_len))
+
+
+def concat_pool(encoder: AWDLSTM, ids: Tensor, lengths: Tensor, bptt: int = 70, max_len: int = 1400) -> Tensor:
+    """Concat pooling ``[last, max, mean]`` over each document's last ``max_len`` tokens.
+
+    The documents are read in ``bptt``-sized chunks with the state carried (BPT3C). Chunks
+    that end before every document's pooling window run without gradient, and the pooled
+    statistics are accumulated chunk by chunk, so memory grows with the window, not with
+    the document.
+    """
+    batch, total = ids.shape
+    lengths = lengths.to(ids.device)
+    start = (lengths - max_len).clamp(min=0)  # first pooled position per document
+    first_needed = int(start.min().item())
+    hsize = encoder.output_size
+    neg_inf = torch.finfo(torch.float32).min
+    run_max = run_sum = last = None
+    state: State | None = None
+    for lo in range(0, total, bptt):
+        hi = min(lo + bptt, total)
+        track = hi > first_needed
+        with torch.set_grad_enabled(torch.is_grad_enabled() and track):
+            raw, _, state = encoder(ids[:, lo:hi], state)
+        out = raw[-1]
+        if not track:
+            state = [(h.detach(), c.detach()) for h, c in state]
+            continue
+        pos = torch.arange(lo, hi, device=ids.device)
+        mask = (pos[None, :] >= start[:, None]) & (pos[None, :] < lengths[:, None])
+        m = mask.unsqueeze(-1)
+        chunk_max = out.masked_fill(~m, neg_inf).amax(dim=1)
+        chunk_sum = (out * m).sum(dim=1)
+        is_last = (lengths - 1 >= lo) & (lengths - 1 < hi)
+        idx = (lengths - 1 - lo).clamp(0, hi - lo - 1)
+        chunk_last = out[torch.arange(batch, device=ids.device), idx]
+        if run_max is None:
+            run_max, run_sum = chunk_max, chunk_sum
+            last = torch.where(is_last[:, None], chunk_last, out.new_zeros(batch, hsize))
+        else:
+            run_max = torch.maximum(run_max, chunk_max)
+            run_sum = run_sum + chunk_sum
+            last = torch.where(is_last[:, None], chunk_last, last)
+    count = (lengths - start).clamp(min=1).to(run_sum.dtype)[:, None]
+    return torch.cat([last, run_max, run_sum / count], dim=1)
