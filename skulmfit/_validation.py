@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
 
 UNLABELLED = -1
@@ -108,13 +110,16 @@ def _is_unlabelled(v: Any) -> bool:
 def check_targets(y: Any, n_samples: int) -> Targets:
     """Validate ``y`` for a classifier; ``-1`` marks unlabelled rows (rows of -1 for multi-label)."""
     if y is None:
-        raise ValueError("y is required: a label per document (-1 for unlabelled documents)")
+        raise ValueError("this classifier requires y to be passed, but the target y is None: give a label per "
+                         "document (-1 for unlabelled documents)")
     if sp.issparse(y):
         y = y.toarray()
     if hasattr(y, "to_numpy"):
         y = y.to_numpy()
     y_arr = np.asarray(y, dtype=object) if not isinstance(y, np.ndarray) else y
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please change the shape of y "
+                      "to (n_samples,), for example using ravel().", DataConversionWarning, stacklevel=3)
         y_arr = y_arr[:, 0]
     if len(y_arr) != n_samples:
         raise ValueError(f"X and y have inconsistent lengths: {n_samples} documents but {len(y_arr)} labels")
@@ -150,7 +155,7 @@ def check_targets(y: Any, n_samples: int) -> Targets:
     classes, encoded = np.unique(lab, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
-            f"y has a single class ({classes[0]!r}) among the labelled rows; a classifier needs at least two classes"
+            f"y has only one class ({classes[0]!r}) among the labelled rows; a classifier needs at least two classes"
         )
     return Targets("multiclass", labelled, classes, encoded.astype(np.int64))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.special import expit, log_softmax, softmax
+from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -252,8 +252,10 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
             lms, history, tokenizer, docs = fit_language_models(self, texts, directions, seed, device)
             vocab = lms["fwd"].vocab
             models = {}
-            for d in directions:
-                m = SequenceClassifier(lms[d].model.config, len(targets.classes))
+            for i, d in enumerate(directions):
+                with torch.random.fork_rng(devices=[]):  # seeded head initialisation; global RNG untouched
+                    torch.manual_seed(seed + 50 + i)
+                    m = SequenceClassifier(lms[d].model.config, len(targets.classes))
                 m.encoder.load_state_dict(lms[d].model.encoder.state_dict())
                 models[d] = m
         labelled = np.flatnonzero(targets.labelled)
@@ -312,17 +314,22 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
 
         With ``bidirectional=True`` the forward and backward probabilities are averaged.
         """
-        logits = self._logits(X)
-        probs = [expit(v) if self.multilabel_ else softmax(v.astype(np.float64), axis=1) for v in logits.values()]
+        return self._proba(self._logits(X))
+
+    def _proba(self, logits: dict[str, np.ndarray]) -> np.ndarray:
+        # float64: a float32 sigmoid rounds confident multi-label outputs to exactly 0 or 1
+        probs = [expit(v.astype(np.float64)) if self.multilabel_ else softmax(v.astype(np.float64), axis=1)
+                 for v in logits.values()]
         return np.mean(probs, axis=0)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`."""
         logits = self._logits(X)
-        if len(logits) == 1 and not self.multilabel_:
-            return log_softmax(next(iter(logits.values())).astype(np.float64), axis=1)
+        if len(logits) == 1:
+            v = next(iter(logits.values())).astype(np.float64)
+            return log_expit(v) if self.multilabel_ else log_softmax(v, axis=1)
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X) if len(logits) > 1 else expit(next(iter(logits.values()))))
+            return np.log(self._proba(logits))
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels in input order (the user's label type); multi-label: 0/1 indicator matrix."""

@@ -99,7 +99,7 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
     weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32, device=device)
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
     history: list[dict[str, Any]] = []
-    best_score, best_state, since_best, epochs_run = -np.inf, None, 0, 0
+    best_score, best_state, since_best, epochs_run, calibrated = -np.inf, None, 0, 0, False
     stages = unfreeze_stages(len(groups), settings.unfreeze, settings.epochs)
     stop = False
     for stage_idx, (trainable, n_epochs) in enumerate(stages):
@@ -149,7 +149,10 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
                 "trainable_groups": list(trainable), "epoch": epochs_run, "train_loss": run_loss / max(n_seen, 1),
                 "lr": settings.lr, "seconds": time.perf_counter() - t0,
             }
+            calibrated = False
             if valid is not None and score_fn is not None:
+                calibrated = recalibrate_batchnorm(model, docs, device, settings.batch_size, settings.bptt,
+                                                   settings.max_len)
                 vlogits = predict_logits(model, valid[0], device, settings.batch_size, settings.bptt, settings.max_len)
                 record["valid_loss"] = float(_loss(torch.as_tensor(vlogits), torch.as_tensor(valid[1]), multilabel,
                                                    None if weight is None else weight.cpu()))
@@ -169,9 +172,50 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
     for p in model.parameters():
         p.requires_grad_(True)
     if best_state is not None:
-        model.load_state_dict(best_state)
+        model.load_state_dict(best_state)  # saved right after its recalibration
+    elif not calibrated:
+        recalibrate_batchnorm(model, docs, device, settings.batch_size, settings.bptt, settings.max_len)
     model.eval()
     return history, epochs_run
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: SequenceClassifier, docs: Sequence[np.ndarray], device: torch.device,
+                          batch_size: int, bptt: int, max_len: int) -> bool:
+    """Recompute the head's BatchNorm statistics on ``docs`` as the model will see them at prediction.
+
+    During training the running statistics are an exponential average (momentum 0.1) of batch
+    statistics taken under dropout while the encoder changes; after the few dozen steps of a small
+    dataset they are still dominated by their initial values (mean 0, variance 1) or lag behind the
+    last unfreezing stage, and predictions in eval mode collapse. This pass (encoder and dropouts in
+    eval mode, BatchNorm taking batch statistics, cumulative average) replaces them by the statistics
+    of the trained model's features, batched by length as in training.
+
+    Returns whether the statistics were recomputed: not when training never had a batch of two or
+    more rows (the head then always used its running statistics, which must stay as they were).
+    """
+    bns = [m for m in model.head.modules() if isinstance(m, nn.BatchNorm1d)]
+    if batch_size < 2 or len(docs) < 2 or not bns:
+        return False
+    lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+    batches = sorted_batches(lengths, batch_size)
+    if len(batches[-1]) == 1:  # BatchNorm needs two rows, as in training
+        batches[-2] = np.concatenate([batches[-2], batches.pop()])
+    was_training, momenta = model.training, [m.momentum for m in bns]
+    model.eval()
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the pass
+        m.train()
+    try:
+        for idx in batches:
+            ids, lens = pad_batch([docs[i] for i in idx], model.encoder.config.pad_idx)
+            model(ids.to(device), lens.to(device), bptt, max_len)
+    finally:
+        for m, momentum in zip(bns, momenta):
+            m.momentum = momentum
+        model.train(was_training)
+    return True
 
 
 @torch.no_grad()

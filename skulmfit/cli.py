@@ -103,7 +103,29 @@ def _run_evaluate_lm(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_pretrain, _add_evaluate_lm)
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a model file from a pretraining checkpoint (e.g. of a run still going)",
+        description="Turn MODEL.pt.ckpt (written by 'skulmfit pretrain') into a model file and a JSON card "
+        "that records how far training had got.",
+    )
+    p.add_argument("checkpoint", help="pretraining checkpoint (MODEL.pt.ckpt)")
+    p.add_argument("--out", required=True, help="model file to write")
+    p.add_argument("--half", action="store_true", help="store the weights as fp16")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from .pretraining import export_checkpoint
+
+    card = export_checkpoint(args.checkpoint, args.out, half=args.half)
+    print(json.dumps({"model": args.out, "tokens_seen": card["training"]["tokens_seen"],
+                      "steps": card["training"]["steps"]}))
+    return EXIT_OK
+
+
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_pretrain, _add_evaluate_lm, _add_export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,6 +38,7 @@ class LMStream:
         self.batch_size = batch_size
         self.n_cols = n_cols
         lo, hi = rank * batch_size * n_cols, (rank + 1) * batch_size * n_cols
+        self.token_range = (int(lo), int(hi) + 1)  # the slice of ``ids`` this rank reads
         self.x = ids[lo:hi].reshape(batch_size, n_cols)
         self.y = ids[lo + 1:hi + 1].reshape(batch_size, n_cols)
 

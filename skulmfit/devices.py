@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
 import os
 import platform
 import re
+from collections.abc import Mapping
 
 import torch
 
@@ -49,25 +51,34 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def auto_cuda_index() -> int:
-    """GPU index for this process: the local rank under torchrun, else spread joblib/loky
-    workers by process id so that parallel grid-search workers do not all pile onto GPU 0."""
+    """GPU index for this process when ``device='auto'`` and several GPUs are visible.
+
+    * under ``torchrun``: the local rank;
+    * ``SKULMFIT_WORKER_INDEX`` if set (for custom launchers);
+    * in a worker process (joblib/loky ``LokyProcess-N``, multiprocessing, Dask or Ray workers
+      started as child processes): the worker's number, else its pid, modulo the GPU count, so
+      parallel grid-search workers spread over the GPUs instead of piling onto GPU 0;
+    * otherwise GPU 0.
+
+    To pin workers yourself, give each its own ``CUDA_VISIBLE_DEVICES``.
+    """
     n = torch.cuda.device_count()
     if n <= 1:
         return 0
-    if "LOCAL_RANK" in os.environ:
-        return int(os.environ["LOCAL_RANK"]) % n
-    worker = os.environ.get("SKULMFIT_WORKER_INDEX")
-    if worker is not None:
-        return int(worker) % n
-    if os.environ.get("LOKY_WORKER") or _is_child_process():
-        return os.getpid() % n
+    return worker_slot(os.environ, multiprocessing.current_process().name,
+                       multiprocessing.parent_process() is not None, os.getpid()) % n
+
+
+def worker_slot(environ: Mapping[str, str], process_name: str, is_child: bool, pid: int) -> int:
+    """A stable small integer identifying this worker (pure function of its inputs; see above)."""
+    if "LOCAL_RANK" in environ:
+        return int(environ["LOCAL_RANK"])
+    if "SKULMFIT_WORKER_INDEX" in environ:
+        return int(environ["SKULMFIT_WORKER_INDEX"])
+    if process_name != "MainProcess" or is_child:
+        m = re.search(r"(\d+)$", process_name)
+        return int(m.group(1)) - 1 if m else pid
     return 0
-
-
-def _is_child_process() -> bool:
-    import multiprocessing
-
-    return multiprocessing.parent_process() is not None
 
 
 def tune_cpu_allocator() -> bool:

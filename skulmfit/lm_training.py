@@ -278,14 +278,27 @@ class LMTrainer:
                     self._end_epoch(running / max(n_run, 1))
                     running, n_run = 0.0, 0
                 now = time.monotonic()
-                if checkpoint is not None and (
-                    epoch_end or (checkpoint_every is not None and now - last_ckpt >= checkpoint_every)
-                ):
-                    checkpoint(self)
-                    last_ckpt = now
+                if checkpoint is not None:
+                    due = checkpoint_every is not None and now - last_ckpt >= checkpoint_every
+                    if epoch_end or self._agree(due):
+                        checkpoint(self)
+                        last_ckpt = now
         finally:
             bar.close()
         return self.history
+
+    def _agree(self, due: bool) -> bool:
+        """Whether every rank checkpoints now. Ranks run identical step counts (same BPTT draws),
+        so under DDP they vote every 10 steps (all-reduce MAX) instead of each reading its own clock."""
+        if self.world_size == 1:
+            return due
+        if self.step % 10:
+            return False
+        import torch.distributed as dist
+
+        flag = torch.tensor([1.0 if due else 0.0], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
     def _end_epoch(self, train_loss: float) -> None:
         record: dict[str, Any] = {

@@ -90,12 +90,14 @@ def save_lm(lm: PretrainedLM, path: str | os.PathLike[str], half: bool = False) 
     """Write a model file atomically. ``half=True`` stores float weights as fp16."""
     if lm.direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {lm.direction!r}")
-    state = {}
+    state: dict[str, torch.Tensor] = {}
+    converted: dict[int, torch.Tensor] = {}  # tied weights (decoder = embedding) are stored once
     for k, v in lm.model.state_dict().items():
-        v = v.detach().cpu()
-        if half and v.is_floating_point():
-            v = v.half()
-        state[k] = v.clone()
+        key = v.data_ptr()
+        if key not in converted:
+            t = v.detach().cpu()
+            converted[key] = (t.half() if half and t.is_floating_point() else t).clone()
+        state[k] = converted[key]
     atomic_save(
         {
             "format": FORMAT,

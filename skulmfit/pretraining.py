@@ -176,9 +176,12 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
          f"tokens planned", rank, opts.verbose)
     trainer.run(checkpoint=checkpoint, checkpoint_every=None if opts.checkpoint_every is None else opts.checkpoint_every * 60)
     card: dict[str, Any] = {}
+    dist_info = _gather_rank_info(trainer, model, world)
     if rank == 0:
         valid = evaluate_lm(model, valid_ids, device, batch_size=16, bptt=opts.bptt)
         card = _model_card(opts, cache, vocab, model, trainer, valid, device, time.time() - wall0, world)
+        if dist_info is not None:
+            card["distributed"] = dist_info
         meta = {"card": card}
         save_lm(PretrainedLM(model, vocab, tokenizer, opts.direction, meta), opts.out, half=opts.half)
         opts.card_path().write_text(json.dumps(card, indent=2), encoding="utf-8")
@@ -187,6 +190,25 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return card
+
+
+def _gather_rank_info(trainer: LMTrainer, model: LanguageModel, world: int) -> dict[str, Any] | None:
+    """Under DDP: each rank's token range and a hash of its final weights (for the model card)."""
+    if world == 1:
+        return None
+    import hashlib
+
+    import torch.distributed as dist
+
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    mine = {"token_range": list(trainer.stream.token_range), "weights_sha256": h.hexdigest(),
+            "steps": trainer.step, "backend": dist.get_backend()}
+    gathered: list[Any] = [None] * world
+    dist.all_gather_object(gathered, mine)
+    return {"world_size": world, "ranks": gathered}
 
 
 def _pick_device(name: str, distributed: bool, local_rank: int) -> torch.device:
@@ -290,3 +312,43 @@ def _model_card(opts: PretrainOptions, cache: TokenCache, vocab: Vocab, model: L
         "host": platform.node(),
         "command": opts.command or " ".join(shlex.quote(a) for a in sys.argv),
     }
+
+
+def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], half: bool = False) -> dict[str, Any]:
+    """Write a model file (and JSON card) from a pretraining checkpoint, e.g. of a run still going.
+
+    The card records how far training had got (tokens seen, steps, share of the planned run) and
+    the options of the run, so the model can be reproduced by resuming the same command.
+    """
+    ckpt = safe_load(checkpoint, what="checkpoint")
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ModelFileError(f"{checkpoint} is not a skulmfit pretraining checkpoint")
+    config = AWDLSTMConfig.from_dict(ckpt["config"])
+    model = LanguageModel(config)
+    model.load_state_dict(ckpt["trainer"]["model"])
+    trainer = ckpt["trainer"] if "ranks" not in ckpt["trainer"] else ckpt["trainer"]["ranks"]["0"]
+    opts = ckpt["options"]
+    card = {
+        "skulmfit_version": __version__,
+        "direction": ckpt["direction"],
+        "config": config.to_dict(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(ckpt["vocab"]),
+        "status": "exported from a pretraining checkpoint",
+        "checkpoint": str(checkpoint),
+        "pretrain_options": opts,
+        "training": {
+            "tokens_seen": int(trainer["tokens_seen"]),
+            "steps": int(trainer["step"]),
+            "train_seconds": float(trainer["train_seconds"]),
+            "tokens_per_second": float(trainer["tokens_seen"]) / max(float(trainer["train_seconds"]), 1e-9),
+            "history": trainer["history"],
+            "processes": int(ckpt.get("world_size", 1)),
+        },
+        "hardware": describe_hardware(),
+    }
+    lm = PretrainedLM(model, Vocab(ckpt["vocab"]), Tokenizer.from_config(ckpt["tokenizer"]), ckpt["direction"],
+                      {"card": card})
+    save_lm(lm, out, half=half)
+    Path(out).with_suffix(".json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    return card
