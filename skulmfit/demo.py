@@ -7,7 +7,9 @@ questions (or a class-stratified subset), and scores both on the 500 test questi
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +33,8 @@ def stratified_subset(texts: list[str], y: np.ndarray, size: int | None, seed: i
 
 
 def run_demo(subset_size: int | None = None, pretrained: Any = "default", epochs: int = DEFAULT_EPOCHS,
-             lm_epochs: int = DEFAULT_LM_EPOCHS, seed: int = 0, verbose: int = 1, device: str = "auto") -> dict[str, Any]:
+             lm_epochs: int = DEFAULT_LM_EPOCHS, seed: int = 0, verbose: int = 1,
+             device: str = "auto") -> dict[str, Any]:
     """Fit ULMFiT and TF-IDF + logistic regression on TREC-6 and score both on its test set.
 
     Parameters
@@ -76,8 +79,13 @@ def run_demo(subset_size: int | None = None, pretrained: Any = "default", epochs
     ulmfit_seconds = time.perf_counter() - t0
     ulmfit_acc = float(np.mean(clf.predict(X_test) == y_test))
     cfg = clf.models_["fwd"].encoder.config
-    name = pretrained if isinstance(pretrained, str) and "/" not in pretrained and not pretrained.endswith(".pt") \
-        else "file"
+    if pretrained is None:
+        name = "random init"
+    elif isinstance(pretrained, str) and "/" not in pretrained and os.sep not in pretrained \
+            and not pretrained.endswith(".pt"):
+        name = f"pretrained {pretrained!r}"
+    else:
+        name = Path(pretrained).name
     ulmfit_name = f"ULMFiT (AWD-LSTM {cfg.emb_size}/{cfg.hidden_size}/{cfg.n_layers}, {name})"
 
     tfidf = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),

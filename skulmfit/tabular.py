@@ -90,7 +90,8 @@ def read_table(path: str | os.PathLike[str], fmt: str | None = None) -> Table:
                 return _read_jsonl(fh, str(p))
             return _read_delimited(fh, str(p), fmt)
     except UnicodeDecodeError as e:
-        raise TableError(f"cannot read {p} as {fmt.upper()}: it is not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise TableError(f"cannot read {p} as {fmt.upper()}: it is not UTF-8 text "
+                         f"({e.reason} at byte {e.start})") from None
 
 
 def _read_delimited(fh: Iterable[str], path: str, fmt: str) -> Table:
@@ -232,3 +233,49 @@ def write_table(path: str | os.PathLike[str], columns: Sequence[str], rows: Iter
             pass
         raise
     return fmt
+
+
+# -- fitted estimators -----------------------------------------------------------------------------
+def dump_model(estimator: Any, path: str | os.PathLike[str]) -> None:
+    """``joblib.dump`` to a temporary file beside ``path``, then rename it over ``path`` (atomic)."""
+    import joblib
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    os.close(fd)
+    try:
+        joblib.dump(estimator, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def load_model(path: str | os.PathLike[str]) -> Any:
+    """``joblib.load`` a fitted estimator written by :func:`dump_model` (trusted files only: it unpickles).
+
+    Raises ``FileNotFoundError``, or :class:`~skulmfit.exceptions.ModelFileError` for a file that is
+    not a joblib file or holds no estimator.
+    """
+    import joblib
+
+    from .exceptions import ModelFileError
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"model file not found: {p}" + (" (it is a directory)" if p.is_dir() else ""))
+    try:
+        est = joblib.load(p)
+    except Exception as e:  # noqa: BLE001 - unpickling fails in many ways
+        raise ModelFileError(f"cannot read {p} as a joblib model file written by 'skulmfit fit' "
+                             f"({type(e).__name__}: {e})") from None
+    if not hasattr(est, "predict"):
+        raise ModelFileError(f"{p} holds a {type(est).__name__}, not a fitted classifier")
+    return est
