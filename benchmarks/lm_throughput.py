@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds; each implementation's best is kept")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-fastai", action="store_true")
     p.add_argument("--no-malloc-tuning", action="store_true")
@@ -122,14 +123,21 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for size in args.sizes:
         emb, hidden, layers, vocab = (int(v) for v in size.split("x"))
-        res = measure(emb, hidden, layers, vocab, args.batch, args.bptt, args.steps, args.warmup, device)
-        if not args.no_fastai and device.type == "cpu":
-            fa = run_fastai("lm", emb=emb, hidden=hidden, layers=layers, vocab=vocab, batch=args.batch,
-                            bptt=args.bptt, threads=args.threads, steps=args.steps, warmup=args.warmup,
-                            env={"OMP_WAIT_POLICY": "PASSIVE"})
-            for r in fa:
-                res.append({"impl": f"fastai {r.get('fastai_version')} AWD_LSTM", "tokens_per_s": r["tokens_per_s"],
-                            "s_per_step": r["seconds_per_step"]})
+        best: dict[str, dict] = {}
+        for _ in range(args.rounds):  # alternate the implementations; keep each one's best round
+            res = measure(emb, hidden, layers, vocab, args.batch, args.bptt, args.steps, args.warmup, device)
+            if not args.no_fastai and device.type == "cpu":
+                fa = run_fastai("lm", emb=emb, hidden=hidden, layers=layers, vocab=vocab, batch=args.batch,
+                                bptt=args.bptt, threads=args.threads, steps=args.steps, warmup=args.warmup,
+                                env={"OMP_WAIT_POLICY": "PASSIVE"})
+                for r in fa:
+                    res.append({"impl": f"fastai {r.get('fastai_version')} AWD_LSTM",
+                                "tokens_per_s": r["tokens_per_s"], "s_per_step": r["seconds_per_step"]})
+            for r in res:
+                r["rounds"] = args.rounds
+                if r["impl"] not in best or r["tokens_per_s"] > best[r["impl"]]["tokens_per_s"]:
+                    best[r["impl"]] = r
+        res = list(best.values())
         ours = res[0]["tokens_per_s"]
         for r in res:
             r.update(size=size, device=str(device), ratio_to_skulmfit=r["tokens_per_s"] / ours)
@@ -137,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += res
     table = markdown_table(rows, ["size", "device", "impl", "tokens_per_s", "s_per_step", "ratio_to_skulmfit"])
     note = (f"\nbatch {args.batch}, bptt {args.bptt}, {args.threads} threads, forward+backward+AdamW step, "
-            f"glibc malloc tuning {'on' if tuned else 'off'}; OMP_WAIT_POLICY=PASSIVE for all. "
+            f"glibc malloc tuning {'on' if tuned else 'off'}; OMP_WAIT_POLICY=PASSIVE for all; best of "
+            f"{args.rounds} alternating rounds per implementation (shared, noisy machine). "
             "size = emb x hidden x layers x vocab.\n")
     write_results(args.name, {"rows": rows, "batch": args.batch, "bptt": args.bptt, "threads": args.threads,
                               "malloc_tuning": tuned}, table + note, "LM training throughput")

@@ -104,14 +104,30 @@ class Targets:
 
 
 def _is_unlabelled(v: Any) -> bool:
+    """-1 (any numeric type) or the string ``"-1"`` (numpy turns a list mixing str labels and -1
+    into strings) marks an unlabelled row."""
+    if isinstance(v, (str, np.str_)):
+        return v == "-1"
     return isinstance(v, numbers.Number) and not isinstance(v, bool) and v == UNLABELLED
+
+
+def check_targets_for_scoring(y: Any, n_samples: int) -> np.ndarray:
+    """Boolean mask of labelled rows of ``y`` (1-D labels or 2-D indicator rows), checking lengths."""
+    if y is None:
+        raise ValueError("y is required to score")
+    y_arr = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y, dtype=object) if not hasattr(y, "shape") else y
+    if len(y_arr) != n_samples:
+        raise ValueError(f"X and y have inconsistent lengths: {n_samples} documents but {len(y_arr)} labels")
+    if getattr(y_arr, "ndim", 1) == 2:
+        return ~np.all(np.asarray(y_arr, dtype=float) == UNLABELLED, axis=1)
+    return np.array([not _is_unlabelled(v) for v in y_arr], dtype=bool)
 
 
 def check_targets(y: Any, n_samples: int) -> Targets:
     """Validate ``y`` for a classifier; ``-1`` marks unlabelled rows (rows of -1 for multi-label)."""
     if y is None:
-        raise ValueError("this classifier requires y to be passed, but the target y is None: give a label per "
-                         "document (-1 for unlabelled documents)")
+        raise ValueError("y is required: this classifier requires y to be passed, but the target y is None; give a "
+                         "label per document (-1 for unlabelled documents)")
     if sp.issparse(y):
         y = y.toarray()
     if hasattr(y, "to_numpy"):
@@ -155,7 +171,8 @@ def check_targets(y: Any, n_samples: int) -> Targets:
     classes, encoded = np.unique(lab, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
-            f"y has only one class ({classes[0]!r}) among the labelled rows; a classifier needs at least two classes"
+            f"y has a single class ({classes[0]!r}) among the labelled rows: one class is not enough, a classifier "
+            "needs at least two classes"
         )
     return Targets("multiclass", labelled, classes, encoded.astype(np.int64))
 

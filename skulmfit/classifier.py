@@ -16,7 +16,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_targets, check_texts
+from ._validation import check_targets, check_targets_for_scoring, check_texts
+from .data import iter_chunks
 from .clf_training import UNFREEZE, ClfSettings, predict_logits, train_classifier
 from .language_model import LM_PARAMETER_CONSTRAINTS, VersionedStateMixin, check_device, derive_seed, fit_language_models
 from .model import SequenceClassifier
@@ -52,8 +53,10 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
         (1.0 = the same rate everywhere, "full").
     lm_schedule : {'stlr', 'one_cycle', 'cosine', 'constant'}, default='stlr'
         LM fine-tuning schedule.
-    lm_drop_mult : float, default=1.0
-        Multiplies the AWD-LSTM dropouts during LM fine-tuning.
+    lm_drop_mult : float, default=0.3
+        Multiplies the AWD-LSTM dropouts (the paper's classifier values) during LM fine-tuning.
+        0.3 gives about the lighter dropouts the paper's LM fine-tuning scripts used
+        (LM dropouts ``[0.25, 0.1, 0.2, 0.02, 0.15] * 0.7``).
     epochs : int, default=6
         Classifier epochs in all. With ``unfreeze='gradual'`` the first ``n_groups - 1`` epochs
         unfreeze one more layer group each (5 groups for 3 LSTM layers) and the rest train
@@ -88,7 +91,7 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
     max_vocab : int, default=60000
     min_freq : int, default=2
     device : {'auto', 'cpu', 'cuda', 'cuda:N'}, default='auto'
-    memory : str, joblib.Memory or None, default=None
+    memory : str, path, joblib.Memory or None, default=None
         Cache the fine-tuned LM, keyed by the pretrained model's content, the LM parameters and the
         texts: a grid search over classifier parameters fine-tunes the LM once per fold.
     random_state : int, RandomState or None, default=None
@@ -161,7 +164,7 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, pretrained: Any = "default", pretrained_bwd: Any = None, lm_epochs: int = 2,
-                 lm_lr: float = 0.004, lm_lr_decay: float = 2.6, lm_schedule: str = "stlr", lm_drop_mult: float = 1.0,
+                 lm_lr: float = 0.004, lm_lr_decay: float = 2.6, lm_schedule: str = "stlr", lm_drop_mult: float = 0.3,
                  epochs: int = 6, lr: float = 0.01, lr_decay: float = 2.6, schedule: str = "stlr",
                  cut_frac: float = 0.1, ratio: float = 32.0, unfreeze: str = "gradual", batch_size: int = 64,
                  bptt: int = 70, max_len: int = 1400, drop_mult: float = 1.0, bidirectional: bool = False,
@@ -236,7 +239,6 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
         targets = check_targets(y, len(texts))
         device = check_device(self.device)
         seed = derive_seed(self.random_state)
-        rng = np.random.default_rng(seed)
         directions = ("fwd", "bwd") if self.bidirectional else ("fwd",)
         multilabel = targets.kind == "multilabel"
         warm = bool(self.warm_start) and hasattr(self, "models_") and set(self.models_) == set(directions)
@@ -294,18 +296,24 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
         return self
 
     # -- prediction -----------------------------------------------------------------------------
-    def _logits(self, X: Any) -> dict[str, np.ndarray]:
+    def _logits(self, X: Any, chunk_size: int = 4096) -> dict[str, np.ndarray]:
+        """Logits per direction, in input order. The texts are tokenized and run ``chunk_size``
+        at a time, so memory is bounded by the chunk, not by the number of documents."""
         check_is_fitted(self, "models_")
         texts = check_texts(X)
         device = check_device(self.device)
-        docs = [self.vocab_.numericalize(self.tokenizer_.tokenize(t)) for t in texts]
-        out = {}
-        for d, model in self.models_.items():
-            ids = [x[::-1].copy() for x in docs] if d == "bwd" else docs
-            model.to(device)
-            try:
-                out[d] = predict_logits(model, ids, device, self.batch_size, self.bptt, self.max_len, self.verbose)
-            finally:
+        out = {d: np.empty((len(texts), len(self.classes_)), dtype=np.float32) for d in self.models_}
+        try:
+            for d, model in self.models_.items():
+                model.to(device)
+            for sl in iter_chunks(len(texts), chunk_size):
+                docs = [self.vocab_.numericalize(self.tokenizer_.tokenize(t)) for t in texts[sl]]
+                for d, model in self.models_.items():
+                    ids = [x[::-1].copy() for x in docs] if d == "bwd" else docs
+                    out[d][sl] = predict_logits(model, ids, device, self.batch_size, self.bptt, self.max_len,
+                                                self.verbose if len(texts) > chunk_size else 0)
+        finally:
+            for model in self.models_.values():
                 model.cpu()
         return out
 
@@ -337,6 +345,30 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
         if self.multilabel_:
             return (proba >= 0.5).astype(np.int64)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy (multi-label: subset accuracy) over the **labelled** rows of ``(X, y)``.
+
+        Rows labelled -1 (unlabelled) are ignored, so cross-validation over data that mixes
+        labelled and unlabelled rows scores only what can be scored.
+        """
+        from sklearn.metrics import accuracy_score
+        from sklearn.utils import _safe_indexing
+        from sklearn.utils.validation import _num_samples
+
+        if isinstance(X, (str, bytes)) or _num_samples(X) == 0:
+            check_texts(X)  # the clear errors for a bare string and for empty X
+        labelled = check_targets_for_scoring(y, _num_samples(X))
+        keep = np.flatnonzero(labelled)
+        if len(keep) == 0:
+            raise ValueError("score needs labelled rows: every row of y is -1 (unlabelled)")
+        pred = self.predict(_safe_indexing(X, keep) if len(keep) < len(labelled) else X)
+        y_keep = _safe_indexing(y, keep) if len(keep) < len(labelled) else y
+        if not self.multilabel_:
+            y_keep = np.asarray(list(y_keep))
+        weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
+        return float(accuracy_score(y_keep, pred, sample_weight=weight))
 
 
 def _accuracy(logits: np.ndarray, target: np.ndarray) -> float:

@@ -180,6 +180,7 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
 
 
 @torch.no_grad()
+@torch.no_grad()
 def recalibrate_batchnorm(model: SequenceClassifier, docs: Sequence[np.ndarray], device: torch.device,
                           batch_size: int, bptt: int, max_len: int) -> bool:
     """Recompute the head's BatchNorm statistics on ``docs`` as the model will see them at prediction.
@@ -200,7 +201,8 @@ def recalibrate_batchnorm(model: SequenceClassifier, docs: Sequence[np.ndarray],
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
     batches = sorted_batches(lengths, batch_size)
     if len(batches[-1]) == 1:  # BatchNorm needs two rows, as in training
-        batches[-2] = np.concatenate([batches[-2], batches.pop()])
+        last = batches.pop()
+        batches[-1] = np.concatenate([batches[-1], last])
     was_training, momenta = model.training, [m.momentum for m in bns]
     model.eval()
     for m in bns:
@@ -225,7 +227,8 @@ def batched_apply(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], docs
 
     Documents are batched by length (long first) and right-padded, so a document's result does
     not depend on the batch it lands in; the order is undone before returning. Memory is bounded
-    by one batch plus the ``(n, k)`` output. A CUDA out-of-memory error halves the batch and retries.
+    by one batch plus the ``(n, k)`` output. A CUDA out-of-memory error halves the batch size for
+    this and every later batch, and retries.
     """
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
     batches = sorted_batches(lengths, batch_size)
@@ -241,8 +244,8 @@ def batched_apply(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], docs
             if len(idx) == 1:
                 raise
             torch.cuda.empty_cache()
-            half = len(idx) // 2
-            batches[k:k + 1] = [idx[:half], idx[half:]]
+            size = len(idx) // 2  # for this batch and the later ones, which hold as many rows
+            batches[k:] = [b[i:i + size] for b in batches[k:] for i in range(0, len(b), size)]
             continue
         if out is None:
             out = np.empty((len(docs), res.shape[1]), dtype=np.float32)
@@ -256,11 +259,21 @@ def batched_apply(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], docs
 
 def predict_logits(model: SequenceClassifier, docs: Sequence[np.ndarray], device: torch.device, batch_size: int = 64,
                    bptt: int = 70, max_len: int = 1400, verbose: int = 0) -> np.ndarray:
-    """Classifier logits for every document, in input order (eval mode; see :func:`batched_apply`)."""
+    """Classifier logits for every document, in input order (eval mode; see :func:`batched_apply`).
+
+    The head runs in float64 (except on MPS): in float32 its matrix products round differently for
+    batches of different sizes, and a document's probabilities would depend on its batch in the
+    last bits. The pooled encoder features do not.
+    """
     was_training = model.training
     model.eval()
+    head = model.head if device.type == "mps" else copy.deepcopy(model.head).double()
+
+    def logits(ids: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        pooled = model.pool(ids, lens, bptt, max_len)
+        return head(pooled if device.type == "mps" else pooled.double())
+
     try:
-        return batched_apply(lambda ids, lens: model(ids, lens, bptt, max_len), docs, model.encoder.config.pad_idx,
-                             device, batch_size, verbose)
+        return batched_apply(logits, docs, model.encoder.config.pad_idx, device, batch_size, verbose)
     finally:
         model.train(was_training)

@@ -89,7 +89,8 @@ def sortish_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generat
         chunk = chunk[np.argsort(-np.asarray(lengths)[chunk], kind="stable")]
         batches += [chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size)]
     if len(batches) > 1 and len(batches[-1]) == 1:
-        batches[-2] = np.concatenate([batches[-2], batches.pop()])
+        last = batches.pop()
+        batches[-1] = np.concatenate([batches[-1], last])
     order = rng.permutation(len(batches))
     return [batches[k] for k in order]
 

@@ -39,6 +39,8 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
     tokenizer_ : Tokenizer
     history_ : list of dict
     n_features_out_ : int
+    direction_ : {'fwd', 'bwd'}
+        Direction of the fitted model.
 
     Examples
     --------
@@ -54,7 +56,7 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
     }
 
     def __init__(self, pretrained: Any = "default", direction: str = "fwd", lm_epochs: int = 2, lm_lr: float = 0.004,
-                 lm_lr_decay: float = 2.6, lm_schedule: str = "stlr", lm_drop_mult: float = 1.0, batch_size: int = 64,
+                 lm_lr_decay: float = 2.6, lm_schedule: str = "stlr", lm_drop_mult: float = 0.3, batch_size: int = 64,
                  bptt: int = 70, cut_frac: float = 0.1, ratio: float = 32.0, max_vocab: int = 60_000, min_freq: int = 2,
                  max_len: int = 1400, device: str = "auto", memory: Any = None, random_state: Any = None,
                  verbose: int = 0) -> None:
@@ -93,7 +95,7 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
                                                          device)
         lm = lms[self.direction]
         fitted = {"model_": lm.model, "vocab_": lm.vocab, "tokenizer_": tokenizer, "history_": history,
-                  "n_features_out_": 3 * lm.model.config.emb_size}
+                  "n_features_out_": 3 * lm.model.config.emb_size, "direction_": self.direction}
         for k, v in fitted.items():
             setattr(self, k, v)
         return self
@@ -103,7 +105,7 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
         check_is_fitted(self, "model_")
         texts = check_texts(X)
         docs = [self.vocab_.numericalize(self.tokenizer_.tokenize(t)) for t in texts]
-        if self.direction == "bwd":
+        if self.direction_ == "bwd":  # the fitted model's direction, whatever the parameter says now
             docs = [d[::-1].copy() for d in docs]
         device = check_device(self.device)
         encoder = self.model_.encoder.to(device).eval()

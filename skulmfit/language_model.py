@@ -40,7 +40,7 @@ LM_PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "max_vocab": [Interval(Integral, 20, None, closed="left")],
     "min_freq": [Interval(Integral, 1, None, closed="left")],
     "device": [str],
-    "memory": [None, str, HasMethods(["cache"])],
+    "memory": [None, str, os.PathLike, HasMethods(["cache"])],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
 }
@@ -69,7 +69,7 @@ def fit_language_models(est: Any, texts: list[str], directions: tuple[str, ...],
 
     Returns ``(lms, history, tokenizer, docs)``.
     """
-    memory = check_memory(est.memory)
+    memory = check_memory(os.fspath(est.memory) if isinstance(est.memory, os.PathLike) else est.memory)
     settings = lm_settings(est)
     paths = {d: _pretrained_path(est, d) for d in directions}
     tokenizer = _tokenizer_for(paths)
@@ -99,7 +99,10 @@ def _pretrained_path(est: Any, direction: str):
     spec = est.pretrained
     if direction == "bwd" and getattr(est, "pretrained_bwd", None) is not None:
         spec = est.pretrained_bwd
-    elif direction == "bwd" and spec is not None and not (isinstance(spec, str) and spec in ("default", "paper")):
+    elif (direction == "bwd" and hasattr(est, "pretrained_bwd") and spec is not None
+          and not (isinstance(spec, str) and spec in ("default", "paper"))):
+        # the classifier's bidirectional=True: ``pretrained`` is the forward file. (For the LM and the
+        # encoder, direction='bwd' makes ``pretrained`` itself the backward file.)
         raise ValueError(
             "bidirectional=True with a pretrained model file needs its backward model too: pass pretrained_bwd=PATH"
         )
@@ -110,10 +113,16 @@ def _pretrained_path(est: Any, direction: str):
 
 
 def _tokenizer_for(paths: dict[str, Any]) -> Tokenizer:
-    for p in paths.values():
+    """The pretrained models' tokenizer; checks that each file is a model of the direction it is used for."""
+    tokenizer = None
+    for direction, p in paths.items():
         if p is not None:
-            return load_lm(p).tokenizer
-    return Tokenizer()
+            lm = load_lm(p)
+            if lm.direction != direction:
+                raise ValueError(f"the pretrained model file {p} is a {lm.direction} language model, but a "
+                                 f"{direction} model is needed here (see the 'pretrained' / 'pretrained_bwd' parameters)")
+            tokenizer = tokenizer or lm.tokenizer
+    return tokenizer or Tokenizer()
 
 
 def derive_seed(random_state: Any) -> int:
@@ -163,8 +172,9 @@ class ULMFiTLanguageModel(VersionedStateMixin, BaseEstimator):
     lm_lr_decay : float, default=2.6
         Each lower layer group gets the rate of the group above divided by this (1: no discr).
     lm_schedule : {'stlr', 'one_cycle', 'cosine', 'constant'}, default='stlr'
-    lm_drop_mult : float, default=1.0
-        Multiplies the five AWD-LSTM dropouts.
+    lm_drop_mult : float, default=0.3
+        Multiplies the five AWD-LSTM dropouts (the paper's classifier values; 0.3 is close to the
+        lighter dropouts of the paper's LM fine-tuning scripts).
     batch_size : int, default=64
     bptt : int, default=70
     cut_frac : float, default=0.1
@@ -174,7 +184,7 @@ class ULMFiTLanguageModel(VersionedStateMixin, BaseEstimator):
     max_vocab : int, default=60000
     min_freq : int, default=2
     device : str, default='auto'
-    memory : str, joblib.Memory or None, default=None
+    memory : str, path, joblib.Memory or None, default=None
         Cache of fine-tuned models (see :class:`ULMFiTClassifier`).
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
@@ -200,7 +210,7 @@ class ULMFiTLanguageModel(VersionedStateMixin, BaseEstimator):
     }
 
     def __init__(self, pretrained: Any = "default", direction: str = "fwd", lm_epochs: int = 2, lm_lr: float = 0.004,
-                 lm_lr_decay: float = 2.6, lm_schedule: str = "stlr", lm_drop_mult: float = 1.0, batch_size: int = 64,
+                 lm_lr_decay: float = 2.6, lm_schedule: str = "stlr", lm_drop_mult: float = 0.3, batch_size: int = 64,
                  bptt: int = 70, cut_frac: float = 0.1, ratio: float = 32.0, max_vocab: int = 60_000, min_freq: int = 2,
                  device: str = "auto", memory: Any = None, random_state: Any = None, verbose: int = 0) -> None:
         self.pretrained = pretrained
@@ -251,14 +261,21 @@ class ULMFiTLanguageModel(VersionedStateMixin, BaseEstimator):
         return numericalize_docs(docs, self.vocab_)
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Mean log-likelihood per predicted token (nats; higher is better)."""
+        """Mean log-likelihood per predicted token (nats; higher is better).
+
+        The documents are read as one stream, in up to 16 parallel rows of at least ``2 * bptt``
+        tokens each, the state carried along each row: short texts are read in one row, so every
+        token is predicted from all the text before it.
+        """
         ids = self._ids(X)
-        if len(ids) < 2:
-            raise ValueError("X holds too little text to score: at least two tokens are needed")
+        if len(ids) < 3:  # the stream needs two predicted positions
+            raise ValueError("X holds too little text to score: at least two tokens after the start-of-text "
+                             "marker are needed")
         device = check_device(self.device)
         model = self.model_.to(device)
+        rows = min(16, max(1, (len(ids) - 1) // (2 * self.bptt)))  # rows of 2 tokens lost the context
         try:
-            result = evaluate_lm(model, ids, device, batch_size=min(16, max(1, (len(ids) - 1) // 2)), bptt=self.bptt)
+            result = evaluate_lm(model, ids, device, batch_size=rows, bptt=self.bptt)
         finally:
             self.model_.cpu()
         return -result["loss"]

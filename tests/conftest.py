@@ -35,12 +35,12 @@ def corpus_file(tmp_path_factory):
 # The model files are made lazily (once per test process) at fixed paths, so that a test-only
 # estimator can name one as a default parameter value (scikit-learn's checks construct estimators
 # from their defaults).
-import os  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 TINY_LM_DIR = Path(tempfile.gettempdir()) / f"skulmfit-test-lms-{os.getpid()}"
 TINY_LM_PATH = str(TINY_LM_DIR / "tiny_fwd.pt")
@@ -105,3 +105,19 @@ def make_toy_texts(n_docs: int, seed: int = 0, labels: tuple[str, ...] = ("anima
 def toy_data() -> tuple[list[str], np.ndarray]:
     """120 documents in three classes (string labels) that a tiny model learns (> 0.8 train accuracy)."""
     return make_toy_texts(120)
+
+
+@pytest.fixture
+def lm_runs(monkeypatch):
+    """Counts real LM fine-tuning runs (``LMTrainer.run`` calls; a ``joblib.Memory`` cache hit runs none)."""
+    import skulmfit.finetune
+
+    calls = []
+    original = skulmfit.finetune.LMTrainer.run
+
+    def run(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(skulmfit.finetune.LMTrainer, "run", run)
+    return calls

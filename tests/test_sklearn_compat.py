@@ -3,10 +3,16 @@ run through a numeric front end (:class:`NumericULMFiTClassifier`) over the real
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
+from typing import ClassVar
 
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.estimator_checks import (
     check_do_not_raise_errors_in_init_or_set_params,
@@ -27,17 +33,54 @@ from skulmfit import ULMFiTClassifier, ULMFiTEncoder, ULMFiTLanguageModel
 
 from .conftest import TINY_LM_PATH
 
+ESTIMATORS = (ULMFiTClassifier, ULMFiTEncoder, ULMFiTLanguageModel)
+
+
+# -- tags and the data-free API checks ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_tags_declare_string_input(Estimator):
+    tags = Estimator().__sklearn_tags__()
+    assert tags.input_tags.string is True
+    assert tags.input_tags.two_d_array is False
+    assert tags.input_tags.sparse is False
+    if Estimator is ULMFiTClassifier:
+        assert tags.classifier_tags.multi_label is True
+        assert tags.target_tags.required is True
+        assert tags.estimator_type == "classifier"
+    else:
+        assert tags.target_tags.required is False
+    if Estimator is ULMFiTEncoder:
+        assert tags.transformer_tags is not None
+
+
+API_CHECKS = [
+    check_estimator_cloneable, check_estimator_repr, check_no_attributes_set_in_init,
+    check_parameters_default_constructible, check_get_params_invariance, check_set_params, check_mixin_order,
+    check_estimator_tags_renamed, check_valid_tag_types, check_do_not_raise_errors_in_init_or_set_params,
+]
+
+
+@pytest.mark.parametrize("check", API_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_data_free_api_checks(Estimator, check, tiny_lm_path):
+    for estimator in (Estimator(), Estimator(pretrained=tiny_lm_path, device="cpu", lm_epochs=1, random_state=0)):
+        check(Estimator.__name__, estimator)
+
 
 class NumericULMFiTClassifier(ULMFiTClassifier):
     """Test-only front end: numeric rows -> token strings -> :class:`ULMFiTClassifier`.
 
     Feature ``j`` of a row becomes the token ``f{j}_{k}``, ``k`` its quantile bin among the
     training values (``bin_edges_``, learned in ``fit``). ``X`` is validated with scikit-learn's
-    ``validate_data`` in ``fit`` and before every prediction (``_logits``), so NaN / inf / sparse /
-    complex / wrong-width input fails as scikit-learn expects. Defaults: the tiny test model and settings that fit in a fraction of a second.
+    ``validate_data`` in ``fit`` and in ``_logits``, the one method through which ``predict``,
+    ``predict_proba``, ``predict_log_proba`` and ``score`` all reach the model, so NaN / inf /
+    sparse / complex / wrong-width input fails as scikit-learn expects in each of them. Defaults:
+    the tiny test model and settings that fit in a fraction of a second.
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **ULMFiTClassifier._parameter_constraints,
         "n_bins": [Interval(Integral, 2, None, closed="left")],
     }
@@ -91,7 +134,103 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
-@parametrize_with_checks([NumericULMFiTClassifier()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+@parametrize_with_checks([NumericULMFiTClassifier()], expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+                         xfail_strict=True)
 def test_sklearn_checks(estimator, check, tiny_lm_path):
-    assert estimator.pretrained == tiny_lm_path
+    assert estimator.pretrained == tiny_lm_path  # the fixture has made the file the default names
     check(estimator)
+
+
+def test_expected_failure_reason_holds(tiny_lm_path):
+    X = np.random.RandomState(0).uniform(size=(20, 3))
+    with pytest.raises(ValueError, match="single class"):  # check_classifiers_classes' [-1, 1] labels
+        NumericULMFiTClassifier().fit(X, np.array([-1, 1] * 10))
+    assert list(NumericULMFiTClassifier().fit(X, np.array([-1, 1, 2, 1] * 5)).classes_) == [1, 2]
+
+
+# -- composition with scikit-learn's tools ------------------------------------------------------------
+
+
+@pytest.fixture
+def fast(tiny_lm_path):
+    return {"pretrained": tiny_lm_path, "device": "cpu", "lm_epochs": 1, "epochs": 4, "unfreeze": "all", "lr": 0.05,
+            "drop_mult": 0.1, "batch_size": 16, "bptt": 20, "random_state": 0}
+
+
+def _lowercase(texts):
+    return [t.lower() for t in texts]
+
+
+def _containers():
+    pd = pytest.importorskip("pandas")
+    return {
+        "list": (lambda X: list(X), lambda y: list(y)),
+        "object-array": (lambda X: np.asarray(X, dtype=object), lambda y: np.asarray(y, dtype=object)),
+        "series": (lambda X: pd.Series(X, index=np.arange(len(X)) * 3),  # an index that is not 0..n-1
+                   lambda y: pd.Series(y, index=np.arange(len(y)) * 3)),
+    }
+
+
+@pytest.mark.parametrize("container", ["list", "object-array", "series"])
+def test_pipeline_cross_val_score_and_clone_on_containers(fast, toy_data, container):
+    to_X, to_y = _containers()[container]
+    X, y = to_X(toy_data[0]), to_y(toy_data[1])
+    pipe = Pipeline([("lower", FunctionTransformer(_lowercase)), ("clf", ULMFiTClassifier(**fast))])
+    pipe.fit(X, y)
+    assert pipe.score(X, y) > 0.8
+    assert list(pipe.predict(X[:5] if container != "series" else X.iloc[:5])) == list(pipe[-1].predict(
+        _lowercase(list(toy_data[0][:5]))))
+    scores = cross_val_score(ULMFiTClassifier(**fast), X, y, cv=3)
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1)) and scores.mean() > 0.6
+    fitted = pipe[-1]
+    twin = clone(fitted)
+    assert twin.get_params() == fitted.get_params() and not hasattr(twin, "models_")
+    assert np.array_equal(twin.fit(_lowercase(X), y).predict_proba(_lowercase(X)), pipe.predict_proba(X))
+
+
+def test_make_pipeline_routes_parameters_to_the_classifier(fast, toy_data):
+    pipe = make_pipeline(FunctionTransformer(_lowercase), ULMFiTClassifier(**fast))
+    pipe.set_params(ulmfitclassifier__lr=0.02)
+    assert pipe.get_params()["ulmfitclassifier__lr"] == 0.02
+    pipe.fit(*toy_data)
+    assert pipe[-1].lr == 0.02 and hasattr(pipe[-1], "models_")
+
+
+def test_grid_search_parallel_matches_serial(fast, toy_data):
+    pd = pytest.importorskip("pandas")
+    X, y = pd.Series(toy_data[0]), pd.Series(toy_data[1])
+    grid = {"lr": [0.005, 0.05]}
+    est = ULMFiTClassifier(**{**fast, "epochs": 2})
+    serial = GridSearchCV(est, grid, cv=2, n_jobs=1).fit(X, y)
+    parallel = GridSearchCV(est, grid, cv=2, n_jobs=2).fit(X, y)
+    assert serial.best_params_ == parallel.best_params_
+    np.testing.assert_allclose(serial.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"])
+    assert np.array_equal(serial.predict(X), parallel.predict(X))
+    assert serial.best_estimator_.lr == serial.best_params_["lr"]
+
+
+def test_memory_fine_tunes_the_lm_once_per_fold(fast, toy_data, tmp_path, lm_runs):
+    X, y = toy_data
+    fast = {**fast, "epochs": 1}
+    grid = {"lr": [0.01, 0.05], "drop_mult": [0.1, 0.5]}
+    GridSearchCV(ULMFiTClassifier(**fast, memory=tmp_path), grid, cv=2, refit=False).fit(X, y)
+    assert len(lm_runs) == 2  # one per fold; the 4 candidates share it
+    search = GridSearchCV(ULMFiTClassifier(**fast, memory=str(tmp_path)), grid, cv=2).fit(X, y)
+    assert len(lm_runs) == 3  # the folds come from the cache; the refit on all rows is new
+    assert hasattr(search.best_estimator_, "models_")
+    del lm_runs[:]
+    GridSearchCV(ULMFiTClassifier(**fast), grid, cv=2, refit=False).fit(X, y)
+    assert len(lm_runs) == 8  # without memory: every candidate on every fold
+
+
+def test_memory_gives_the_same_model_as_no_memory(fast, toy_data, tmp_path):
+    import joblib
+
+    X, y = toy_data
+    plain = ULMFiTClassifier(**fast).fit(X, y).predict_proba(X)
+    cached = ULMFiTClassifier(**fast, memory=joblib.Memory(tmp_path, verbose=0))
+    first = cached.fit(X, y).predict_proba(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        second = clone(cached).fit(X, y).predict_proba(X)
+    assert np.array_equal(plain, first) and np.array_equal(first, second)

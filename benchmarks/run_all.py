@@ -1,0 +1,81 @@
+"""Run the benchmark scripts one after another, each in its own process, and summarise.
+
+    python benchmarks/run_all.py --quick      # all in quick mode: under 15 minutes on 2 CPU cores
+    python benchmarks/run_all.py              # the full versions: total time NOT YET MEASURED
+    python benchmarks/run_all.py --quick --only speed ablations
+    python benchmarks/run_all.py --quick -- --pretrained path/to/model_fwd.pt   # extra args for every script
+
+Each script writes its own ``results/NAME.json`` / ``.md`` (``NAME_quick`` in quick mode); this
+runner writes ``results/run_all[_quick].json`` / ``.md`` with each script's exit status and wall time.
+The children get ``OMP_WAIT_POLICY=PASSIVE`` (libgomp's active waiting makes small LSTMs up to
+20x slower on a shared machine).
+
+Quick mode, measured with another training job on the same 2 cores (load average ~4-5):
+450 s in all (pretraining_value 10 s, accuracy 227 s, low_shot 28 s, ablations 101 s, speed 84 s);
+an earlier run with IMDb 200/200 in accuracy.py's quick mode took 656 s.
+
+Full mode: NOT YET MEASURED. A rough estimate from the throughputs measured in the quick runs
+(2 busy CPU cores), not a measurement: pretraining_value a few minutes, accuracy 3-4 h (IMDb
+subset ~1 h, MR 10-fold CV ~2 h), low_shot 3-4 h (mostly IMDb), ablations under 1 h, speed
+10-20 min; roughly 7-10 hours in all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import markdown_table, quiet_threads, write_results  # noqa: E402
+
+quiet_threads()
+
+SCRIPTS = ("pretraining_value", "accuracy", "low_shot", "ablations", "speed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="run every script with --quick")
+    p.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--only", nargs="+", choices=SCRIPTS, default=None, help="run only these scripts")
+    p.add_argument("--skip", nargs="+", choices=SCRIPTS, default=[], help="skip these scripts")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per script (default: none)")
+    args = p.parse_args(argv)
+    flag = ["--smoke"] if args.smoke else ["--quick"] if args.quick else []
+    scripts = [s for s in (args.only or SCRIPTS) if s not in args.skip]
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+    rows = []
+    t_all = time.perf_counter()
+    for s in scripts:
+        cmd = [sys.executable, str(HERE / f"{s}.py"), *flag, *extra]
+        print(f"=== {' '.join(cmd)}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            rc = subprocess.run(cmd, env=env, timeout=args.timeout, check=False).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+        wall = time.perf_counter() - t0
+        rows.append({"script": s, "exit": rc, "wall s": wall, "command": " ".join(cmd[1:])})
+        print(f"=== {s}: exit {rc}, {wall:.0f} s\n", flush=True)
+    total = time.perf_counter() - t_all
+    rows.append({"script": "total", "exit": "", "wall s": total, "command": ""})
+    table = markdown_table(rows, ["script", "exit", "wall s", "command"])
+    print(table)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    write_results("run_all" + ("" if mode == "full" else f"_{mode}"),
+                  {"mode": mode, "scripts": rows, "wall_seconds": total}, table, f"All benchmarks ({mode} mode)")
+    return 0 if all(r["exit"] == 0 for r in rows[:-1]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
