@@ -1,0 +1,47 @@
+"""Gather benchmarks/results/*.md (and their PNG plots) into docs/benchmarks.md.
+
+    python benchmarks/collect.py
+
+Each result page already names the command that produced it and the machine it ran on; this
+script only concatenates them in a fixed order, so the docs show exactly what was measured.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+DOC = HERE.parent / "docs" / "benchmarks.md"
+ORDER = ["pretraining_value", "accuracy", "low_shot", "ablations", "speed", "lm_throughput", "tokenizer_speed",
+         "run_all"]
+
+INTRO = """# Benchmarks
+
+Every table below was produced by the script named in its "Command" line, on the machine it names,
+and is copied verbatim from `benchmarks/results/` by `python benchmarks/collect.py`. Times on the
+shared 2-core machines are noisy: compare implementations within one table (same run), not across
+tables. Quick-mode tables (`*_quick`) use small subsets; see each script's docstring for the full
+versions. The numbers depend on the shipped default model's pretraining status (see
+[pretrained.md](pretrained.md)); they are re-measured whenever that model changes.
+"""
+
+
+def main() -> int:
+    pages = sorted(RESULTS.glob("*.md"), key=lambda p: (next((i for i, n in enumerate(ORDER)
+                                                              if p.stem.startswith(n)), len(ORDER)), p.stem))
+    parts = [INTRO]
+    for page in pages:
+        text = page.read_text(encoding="utf-8").strip()
+        text = text.replace("\n# ", "\n### ").replace("# ", "## ", 1) if text.startswith("# ") else text
+        parts.append(text)
+        for png in sorted(RESULTS.glob(f"{page.stem}*.png")):
+            parts.append(f"![{png.stem}](../benchmarks/results/{png.name})")
+    DOC.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    print(f"wrote {DOC} from {len(pages)} result pages")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
