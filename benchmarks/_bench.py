@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from _common import DATA, RESULTS
 
 # Test error rates (%) of bidirectional ULMFiT in the paper (Howard & Ruder 2018, Tables 2 and 3).

@@ -43,8 +43,13 @@ def _import_fastai():
     import fastai
 
     try:
-        from fastai.text.all import (AWD_LSTM, awd_lstm_clas_config, awd_lstm_lm_config,
-                                     get_language_model, get_text_classifier)
+        from fastai.text.all import (
+            AWD_LSTM,
+            awd_lstm_clas_config,
+            awd_lstm_lm_config,
+            get_language_model,
+            get_text_classifier,
+        )
     except ImportError as exc:  # e.g. an optional dependency of fastai.text.all is missing
         print(f"fastai.text.all import failed ({exc!r}); using fastai.text.models submodules",
               file=sys.stderr)

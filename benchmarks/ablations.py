@@ -32,9 +32,8 @@ from _common import markdown_table, quiet_threads, write_results  # noqa: E402
 
 quiet_threads()
 
-import numpy as np  # noqa: E402
-
 import _bench as B  # noqa: E402
+import numpy as np  # noqa: E402
 
 # (table, row label as in the paper / docstring Notes row name)
 TABLE6 = [("no LM fine-tuning", "no LM fine-tuning"), ("full", "full (LM)"), ("full + discr", "full + discr (LM)"),

@@ -34,9 +34,8 @@ from _common import markdown_table, quiet_threads, write_results  # noqa: E402
 
 quiet_threads()
 
-import numpy as np  # noqa: E402
-
 import _bench as B  # noqa: E402
+import numpy as np  # noqa: E402
 
 DATASETS = ("trec6", "imdb", "ag")
 METHODS = ("ULMFiT (supervised)", "ULMFiT (semi-supervised)", "from scratch", "TF-IDF + LR")

@@ -61,6 +61,8 @@ def render(card: dict, name: str) -> str:
     ]
     if "status" in card:
         lines.append(f"- status: **{card['status']}**")
+    if card.get("tokens_seen_total"):
+        lines.append(f"- tokens seen in all (every stage): {card['tokens_seen_total']:,}")
     planned = card.get("planned_tokens")
     seen = tr.get("tokens_seen")
     if seen is not None:
@@ -93,7 +95,10 @@ def render(card: dict, name: str) -> str:
             lines.append(f"| {split} | {r['perplexity']:.2f} | {r['tokens']:,} | {100 * r['oov_rate']:.1f} % |")
         lines += ["", PPL_NOTE, "", "Measured with:", ""]
         lines += [f"    {wt[s]['command']}" for s in ("valid", "test")]
-    lines += ["", "## Reproduce", "", "    " + card.get("reproduce", card.get("command", "")), ""]
+    reproduce = card.get("reproduce", card.get("command", ""))
+    lines += ["", "## Reproduce", ""]
+    lines += ["    " + line for line in (reproduce if isinstance(reproduce, list) else [reproduce])]
+    lines.append("")
     return "\n".join(lines)
 
 

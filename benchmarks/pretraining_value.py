@@ -29,9 +29,8 @@ from _common import markdown_table, quiet_threads, write_results  # noqa: E402
 
 quiet_threads()
 
-import numpy as np  # noqa: E402
-
 import _bench as B  # noqa: E402
+import numpy as np  # noqa: E402
 
 QUICK_EPOCHS = {"lm_epochs": 1, "epochs": 5}
 

@@ -40,12 +40,11 @@ from _common import markdown_table, quiet_threads, write_results  # noqa: E402
 
 quiet_threads()
 
+import _bench as B  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
-
-import _bench as B  # noqa: E402
 
 SIZES = {  # texts for part 1 and 2, model-level steps
     "full": {"trec_train": 5452, "trec_test": 500, "imdb_train": 300, "imdb_test": 300, "grid": 1000,

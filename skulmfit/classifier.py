@@ -17,9 +17,15 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_targets, check_targets_for_scoring, check_texts
-from .data import iter_chunks
 from .clf_training import UNFREEZE, ClfSettings, predict_logits, train_classifier
-from .language_model import LM_PARAMETER_CONSTRAINTS, VersionedStateMixin, check_device, derive_seed, fit_language_models
+from .data import iter_chunks
+from .language_model import (
+    LM_PARAMETER_CONSTRAINTS,
+    VersionedStateMixin,
+    check_device,
+    derive_seed,
+    fit_language_models,
+)
 from .model import SequenceClassifier
 from .schedules import SCHEDULES
 

@@ -13,7 +13,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_texts
 from .clf_training import batched_apply
-from .language_model import LM_PARAMETER_CONSTRAINTS, VersionedStateMixin, check_device, derive_seed, fit_language_models
+from .language_model import (
+    LM_PARAMETER_CONSTRAINTS,
+    VersionedStateMixin,
+    check_device,
+    derive_seed,
+    fit_language_models,
+)
 from .model import concat_pool
 
 

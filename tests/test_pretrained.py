@@ -1,7 +1,7 @@
 """The shipped default models load and predict offline, from inside the installed package."""
 
-from pathlib import Path
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
