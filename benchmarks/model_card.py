@@ -65,12 +65,16 @@ def render(card: dict, name: str) -> str:
         lines.append(f"- tokens seen in all (every stage): {card['tokens_seen_total']:,}")
     planned = card.get("planned_tokens")
     seen = tr.get("tokens_seen")
-    if seen is not None:
+    if seen is not None and card.get("stages"):
+        for st in card["stages"]:
+            lines.append(f"- {st['stage']}: {st['tokens_seen']:,} tokens, {st['steps']:,} steps, "
+                         f"{st['train_seconds'] / 3600:.2f} h")
+    elif seen is not None:
         frac = f" ({100 * seen / planned:.1f} % of the planned {planned:,})" if planned else ""
         lines.append(f"- tokens seen: {seen:,}{frac}; steps: {tr.get('steps'):,}")
     if tr.get("train_seconds"):
-        lines.append(f"- training time: {tr['train_seconds'] / 3600:.2f} h at {tr.get('tokens_per_second', 0):,.0f} "
-                     f"tokens/s, {tr.get('processes', 1)} process(es)")
+        lines.append(f"- {'last run: ' if card.get('stages') else ''}training time {tr['train_seconds'] / 3600:.2f} h "
+                     f"at {tr.get('tokens_per_second', 0):,.0f} tokens/s, {tr.get('processes', 1)} process(es)")
     corpus = card.get("corpus") or {}
     files = corpus.get("files") or card.get("corpus_files") or []
     if files:

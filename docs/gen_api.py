@@ -61,7 +61,7 @@ def render() -> str:
             if obj is None:
                 continue
             kind = "class" if inspect.isclass(obj) else "function"
-            out += [f"### `{module_name}.{name}`", "", "```python", f"{kind} {name}{_signature(obj)}", "```", ""]
+            out += [f"### `{module_name}.{name}`", "", "```text", f"{kind} {name}{_signature(obj)}", "```", ""]
             doc = inspect.getdoc(obj) or "(no docstring)"
             out += [doc, ""]
             if inspect.isclass(obj):
