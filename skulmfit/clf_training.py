@@ -117,10 +117,10 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
             t0 = time.perf_counter()
             model.train()
             batches = sortish_batches(lengths, settings.batch_size, rng)
-            bar = progress_bar(batches, verbose, desc=f"classifier {direction} stage {stage_idx + 1}/{len(stages)}",
-                               unit="batch")
+            bar = progress_bar(total=len(batches), verbose=verbose, unit="batch",
+                               desc=f"classifier {direction} stage {stage_idx + 1}/{len(stages)}")
             run_loss, n_seen = 0.0, 0
-            for idx in bar:
+            for idx in batches:
                 ids, lens = pad_batch([docs[i] for i in idx], pad)
                 y = torch.as_tensor(target[idx], device=device)
                 for g, base in zip(optimizer.param_groups, base_lrs):
@@ -140,9 +140,9 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
                 seen += len(idx)
                 run_loss += float(loss.detach()) * len(idx)
                 n_seen += len(idx)
+                bar.update(1)
                 if verbose:
                     bar.set_postfix(loss=f"{run_loss / n_seen:.3f}")
-            bar.close()
             epochs_run += 1
             record: dict[str, Any] = {
                 "stage": "classifier", "direction": direction, "unfreeze_stage": stage_idx + 1,
@@ -157,6 +157,9 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
                 record["valid_loss"] = float(_loss(torch.as_tensor(vlogits), torch.as_tensor(valid[1]), multilabel,
                                                    None if weight is None else weight.cpu()))
                 record["valid_score"] = float(score_fn(vlogits, valid[1]))
+                if verbose:
+                    bar.set_postfix(loss=f"{record['train_loss']:.3f}", valid_loss=f"{record['valid_loss']:.3f}",
+                                    valid_score=f"{record['valid_score']:.3f}")
                 if settings.early_stopping:
                     if record["valid_score"] > best_score:
                         best_score, since_best = record["valid_score"], 0
@@ -164,6 +167,7 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
                     else:
                         since_best += 1
                         stop = since_best >= settings.n_iter_no_change
+            bar.close()
             history.append(record)
             if stop:
                 break

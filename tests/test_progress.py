@@ -34,3 +34,9 @@ def test_history_has_per_epoch_records(tiny_lm_path, toy_data):
     assert len(lm) == 1 and {"train_loss", "tokens", "seconds"} <= set(lm[0])
     assert [r["epoch"] for r in clf_recs] == list(range(1, 7)) and clf.n_iter_ == 6
     assert all({"train_loss", "unfreeze_stage", "trainable_groups", "seconds"} <= set(r) for r in clf_recs)
+
+
+def test_verbose_shows_validation_score(tiny_lm_path, toy_data, capfd):
+    ULMFiTClassifier(pretrained=tiny_lm_path, device="cpu", lm_epochs=0, epochs=2, batch_size=16, bptt=20,
+                     random_state=0, verbose=1, early_stopping=True, validation_fraction=0.2).fit(*toy_data)
+    assert "valid_score=" in capfd.readouterr().err

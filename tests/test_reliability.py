@@ -302,6 +302,8 @@ def test_predict_200k_texts_with_bounded_memory(fitted, tmp_path):
         print(json.dumps({{"p20": p20, "input": after_input, "p200": p200, "n": len(proba)}}))
     """)
     assert out["n"] == 200_000
+    print(f"peak RSS MB: after 20k texts {out['p20']:.0f}, with the 200k input list {out['input']:.0f}, "
+          f"after predicting 200k {out['p200']:.0f}")
     growth = out["p200"] - max(out["p20"], out["input"])
     assert growth < 64, out  # MB beyond the input list itself: bounded by the batch, not by 200k
 
