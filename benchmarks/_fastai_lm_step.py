@@ -66,7 +66,7 @@ def _logits(out):
     return out
 
 
-def _random_tokens(torch, gen, vocab: int, shape) -> "torch.Tensor":
+def _random_tokens(torch, gen, vocab: int, shape):  # -> torch.Tensor
     # Token ids 0 (unk) and 1 (pad, fastai's pad_token/pad_idx) are avoided so the classifier
     # treats every document as full length.
     return torch.randint(2, vocab, shape, generator=gen, dtype=torch.int64)

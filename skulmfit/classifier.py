@@ -310,7 +310,7 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
         device = check_device(self.device)
         out = {d: np.empty((len(texts), len(self.classes_)), dtype=np.float32) for d in self.models_}
         try:
-            for d, model in self.models_.items():
+            for model in self.models_.values():
                 model.to(device)
             for sl in iter_chunks(len(texts), chunk_size):
                 docs = [self.vocab_.numericalize(self.tokenizer_.tokenize(t)) for t in texts[sl]]
