@@ -149,7 +149,8 @@ def check_targets(y: Any, n_samples: int) -> Targets:
             raise ValueError(f"y contains a missing or non-finite value ({v!r}) at index {i}")
     labelled = np.array([not _is_unlabelled(v) for v in values], dtype=bool)
     if not labelled.any():
-        raise ValueError("all rows are unlabelled (y == -1): at least two labelled classes are needed to fit a classifier")
+        raise ValueError("all rows are unlabelled (y == -1): at least two labelled classes are needed to fit a "
+                         "classifier")
     lab = np.asarray([values[i] for i in np.flatnonzero(labelled)], dtype=object)
     if all(isinstance(v, (str, np.str_)) for v in lab):
         lab = lab.astype(str)
@@ -181,7 +182,8 @@ def _check_multilabel(y: np.ndarray) -> Targets:
     try:
         yf = np.asarray(y, dtype=float)
     except (TypeError, ValueError):
-        raise ValueError("a 2-D y must be a numeric 0/1 indicator matrix (multi-label); rows of -1 mark unlabelled") from None
+        raise ValueError("a 2-D y must be a numeric 0/1 indicator matrix (multi-label); rows of -1 mark "
+                         "unlabelled") from None
     if not np.all(np.isfinite(yf)):
         raise ValueError("y contains NaN or infinite values")
     unl = np.all(yf == UNLABELLED, axis=1)

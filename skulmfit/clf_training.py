@@ -83,8 +83,9 @@ def _loss(logits: torch.Tensor, target: torch.Tensor, multilabel: bool, weight: 
 
 def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], target: np.ndarray, settings: ClfSettings,
                      device: torch.device, rng: np.random.Generator, multilabel: bool = False,
-                     class_weight: np.ndarray | None = None, valid: tuple[Sequence[np.ndarray], np.ndarray] | None = None,
-                     score_fn: Any = None, verbose: int = 0, direction: str = "fwd") -> tuple[list[dict[str, Any]], int]:
+                     class_weight: np.ndarray | None = None,
+                     valid: tuple[Sequence[np.ndarray], np.ndarray] | None = None, score_fn: Any = None,
+                     verbose: int = 0, direction: str = "fwd") -> tuple[list[dict[str, Any]], int]:
     """Fine-tune ``model`` on numericalised ``docs``; returns ``(history, epochs_run)``.
 
     With ``settings.early_stopping`` and ``valid``, training stops after

@@ -27,11 +27,13 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("corpus", nargs="+", help="plain text (one document per line, or blank-line separated) "
                    "or JSONL with a 'text' field; .xz/.gz/.bz2 allowed")
     p.add_argument("--out", required=True, help="model file to write (MODEL.pt)")
-    p.add_argument("--direction", choices=("fwd", "bwd"), default="fwd", help="forward or backward (reversed tokens) LM")
+    p.add_argument("--direction", choices=("fwd", "bwd"), default="fwd",
+                   help="forward or backward (reversed tokens) LM")
     p.add_argument("--emb-size", type=int, default=400, help="embedding size (default 400)")
     p.add_argument("--hidden-size", type=int, default=1150, help="LSTM hidden size (default 1150)")
     p.add_argument("--layers", type=int, default=3, help="number of LSTM layers (default 3)")
-    p.add_argument("--max-vocab", type=int, default=60_000, help="vocabulary size cap incl. special tokens (default 60000)")
+    p.add_argument("--max-vocab", type=int, default=60_000,
+                   help="vocabulary size cap incl. special tokens (default 60000)")
     p.add_argument("--min-freq", type=int, default=2, help="minimum token count to enter the vocabulary (default 2)")
     p.add_argument("--epochs", type=int, default=1, help="passes over the corpus (default 1)")
     p.add_argument("--max-tokens", type=int, default=None, help="stop after this many training tokens")
@@ -44,7 +46,8 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default 0.01)")
     p.add_argument("--clip", type=float, default=0.4, help="gradient-norm clipping (default 0.4)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--checkpoint-every", type=float, default=10.0, help="minutes between checkpoints, fractions allowed (default 10)")
+    p.add_argument("--checkpoint-every", type=float, default=10.0,
+                   help="minutes between checkpoints, fractions allowed (default 10)")
     p.add_argument("--resume", action="store_true", help="continue from MODEL.pt.ckpt if it exists")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--jobs", type=int, default=1, help="tokenizer worker processes (default 1; -1 = all cores)")
@@ -87,7 +90,8 @@ def _add_evaluate_lm(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="model file (.pt) written by skulmfit")
     p.add_argument("textfile", help="plain text, JSONL, optionally compressed")
-    p.add_argument("--doc-sep", choices=("auto", "line", "blank"), default="line", help="document separator (default line)")
+    p.add_argument("--doc-sep", choices=("auto", "line", "blank"), default="line",
+                   help="document separator (default line)")
     p.add_argument("--batch-size", type=int, default=16, help="parallel streams (default 16)")
     p.add_argument("--bptt", type=int, default=70, help="sequence length (default 70)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

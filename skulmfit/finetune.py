@@ -44,11 +44,6 @@ class LMSettings:
     n_layers: int | None = None
 
 
-def load_base_model(path: Path | None, settings: LMSettings) -> PretrainedLM | None:
-    """The pretrained model at ``path``; ``None`` for random initialisation."""
-    return None if path is None else load_lm(path)
-
-
 def scratch_config(settings: LMSettings, vocab: Vocab, reference: Path | None) -> AWDLSTMConfig:
     """Architecture for random initialisation: explicit sizes, else the reference model's, else the paper's."""
     base: dict[str, Any] = {}
@@ -92,7 +87,7 @@ def finetune_lm(docs: list[list[str]], pretrained_path: str | None, pretrained_i
     del pretrained_id  # only part of the cache key
     dev = resolve_device(device)
     vocab = Vocab.build(docs, max_size=settings.max_vocab, min_freq=settings.min_freq)
-    base = load_base_model(None if pretrained_path is None else Path(pretrained_path), settings)
+    base = None if pretrained_path is None else load_lm(Path(pretrained_path))
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         if base is not None:

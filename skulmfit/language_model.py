@@ -64,7 +64,8 @@ def check_device(device: Any) -> torch.device:
 
 
 def fit_language_models(est: Any, texts: list[str], directions: tuple[str, ...], seed: int,
-                        device: torch.device) -> tuple[dict[str, PretrainedLM], list[dict[str, Any]], Tokenizer, list[list[str]]]:
+                        device: torch.device,
+                        ) -> tuple[dict[str, PretrainedLM], list[dict[str, Any]], Tokenizer, list[list[str]]]:
     """Tokenize ``texts`` once and fine-tune one LM per direction (through ``est.memory``).
 
     Returns ``(lms, history, tokenizer, docs)``.
@@ -87,7 +88,8 @@ def fit_language_models(est: Any, texts: list[str], directions: tuple[str, ...],
                 reference = None
         result = cached(
             docs, None if path is None else str(path),
-            file_identity(path) if path is not None else f"scratch:{file_identity(reference) if reference else 'paper'}",
+            file_identity(path) if path is not None
+            else f"scratch:{file_identity(reference) if reference else 'paper'}",
             d, settings, seed + i, None if reference is None else str(reference), str(device), est.verbose,
         )
         lms[d] = result_to_lm(result)
@@ -120,7 +122,8 @@ def _tokenizer_for(paths: dict[str, Any]) -> Tokenizer:
             lm = load_lm(p)
             if lm.direction != direction:
                 raise ValueError(f"the pretrained model file {p} is a {lm.direction} language model, but a "
-                                 f"{direction} model is needed here (see the 'pretrained' / 'pretrained_bwd' parameters)")
+                                 f"{direction} model is needed here (see the 'pretrained' / 'pretrained_bwd' "
+                                 "parameters)")
             tokenizer = tokenizer or lm.tokenizer
     return tokenizer or Tokenizer()
 

@@ -155,7 +155,8 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
         lr=opts.lr, lr_decay=1.0, schedule=opts.schedule, drop_mult=opts.drop_mult,
         weight_decay=opts.weight_decay, clip=opts.clip, seed=opts.seed,
     )
-    trainer = LMTrainer(model, train_ids, train_config, device, valid_ids=valid_ids, verbose=opts.verbose if rank == 0 else 0,
+    trainer = LMTrainer(model, train_ids, train_config, device, valid_ids=valid_ids,
+                        verbose=opts.verbose if rank == 0 else 0,
                         rank=rank, world_size=world, ddp_model=ddp_model)
     ckpt_path = opts.checkpoint_path()
     if opts.resume and ckpt_path.exists():
@@ -173,7 +174,8 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
     _log(f"training {sum(p.numel() for p in model.parameters()):,} parameters on {device} "
          f"({world} process{'es' if world > 1 else ''}), {trainer.total_cols * opts.batch_size * world:,} "
          f"tokens planned", rank, opts.verbose)
-    trainer.run(checkpoint=checkpoint, checkpoint_every=None if opts.checkpoint_every is None else opts.checkpoint_every * 60)
+    every = None if opts.checkpoint_every is None else opts.checkpoint_every * 60
+    trainer.run(checkpoint=checkpoint, checkpoint_every=every)
     card: dict[str, Any] = {}
     dist_info = _gather_rank_info(trainer, model, world)
     if rank == 0:
@@ -313,7 +315,8 @@ def _model_card(opts: PretrainOptions, cache: TokenCache, vocab: Vocab, model: L
     }
 
 
-def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str], half: bool = False) -> dict[str, Any]:
+def export_checkpoint(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
+                      half: bool = False) -> dict[str, Any]:
     """Write a model file (and JSON card) from a pretraining checkpoint, e.g. of a run still going.
 
     The card records how far training had got (tokens seen, steps, share of the planned run) and
