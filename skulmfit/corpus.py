@@ -159,11 +159,14 @@ class TokenCache:
 
 
 def corpus_key(paths: Sequence[Path], tokenizer: Tokenizer, doc_sep: str, exclude_ids: Sequence[Any]) -> str:
-    """Cache key: resolved paths, sizes and mtimes, tokenizer config, options."""
+    """Cache key: the files' sizes and contents (sha256), the tokenizer config and the options.
+
+    The key depends on what the files hold, not where they are or when they were touched, so a
+    copied or remounted corpus reuses its cache (hashing ~100 MB takes about a second).
+    """
     parts: list[Any] = [CACHE_VERSION, tokenizer.get_config(), doc_sep, sorted(str(i) for i in exclude_ids)]
     for p in paths:
-        st = p.stat()
-        parts.append([str(p.resolve()), st.st_size, int(st.st_mtime)])
+        parts.append([p.stat().st_size, file_sha256(p)])
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 

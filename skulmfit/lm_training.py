@@ -21,6 +21,7 @@ from torch import nn
 
 from .data import LMStream, sample_seq_len
 from .exceptions import TrainingDivergedError
+from .losses import linear_cross_entropy
 from .model import LanguageModel, State
 from .progress import progress_bar
 from .regularizers import activation_regularization, temporal_activation_regularization
@@ -69,11 +70,25 @@ class LMTrainConfig:
             raise ValueError(f"clip must be > 0 or None, got {self.clip!r}")
 
 
-def lm_loss(model: LanguageModel, x: torch.Tensor, y: torch.Tensor, state: State | None,
+def decoder_cross_entropy(model: LanguageModel, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the decoder's logits for features ``h`` (B, T, D) against ``y`` (B, T).
+
+    On a CPU the loss is computed in chunks (:func:`~skulmfit.losses.linear_cross_entropy`),
+    which is about twice as fast as forming the full logits; elsewhere the plain computation
+    is used (it runs under autocast on a GPU).
+    """
+    dec = model.decoder
+    if h.device.type == "cpu" and h.dtype == torch.float32:
+        return linear_cross_entropy(h.reshape(-1, h.size(-1)), dec.weight, dec.bias, y.reshape(-1))
+    logits = dec(h)
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1))
+
+
+def lm_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, state: State | None,
             alpha: float, beta: float) -> tuple[torch.Tensor, torch.Tensor, State]:
     """Cross-entropy plus AR/TAR in train mode; returns ``(total, cross_entropy, new_state)``."""
-    logits, raw_last, dropped_last, new_state = model(x, state)
-    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1))
+    _, raw_last, dropped_last, new_state = model(x, state, decode=False)
+    ce = decoder_cross_entropy(getattr(model, "module", model), dropped_last, y)
     total = ce
     if model.training:
         if alpha:
@@ -102,10 +117,8 @@ def evaluate_lm(model: LanguageModel, ids: np.ndarray, device: torch.device | st
         cols = range(0, stream.n_cols, bptt)
         for col in progress_bar(cols, verbose, desc="evaluate", unit="batch"):
             x, y = stream.batch(col, bptt)
-            logits, _, _, state = model(x.to(device), state)
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.to(device).reshape(-1),
-                                   reduction="sum")
-            total += float(loss)
+            _, _, h, state = model(x.to(device), state, decode=False)
+            total += float(decoder_cross_entropy(model, h, y.to(device))) * y.numel()
             count += y.numel()
     finally:
         model.train(was_training)
@@ -144,6 +157,7 @@ class LMTrainer:
         self.valid_ids = valid_ids
         self.verbose = verbose
         self.rank, self.world_size = rank, world_size
+        self.stop_requested = False  # set (e.g. by a signal handler) to stop after the current step
         self.stream = LMStream(train_ids, config.batch_size, rank, world_size)
         model.set_drop_mult(config.drop_mult)
         groups = model.layer_groups()
@@ -248,7 +262,9 @@ class LMTrainer:
         Parameters
         ----------
         checkpoint : callable, optional
-            Called with the trainer every ``checkpoint_every`` seconds and at each epoch end.
+            Called with the trainer every ``checkpoint_every`` seconds, at each epoch end, and
+            when :attr:`stop_requested` is set; training then stops with ``KeyboardInterrupt``
+            after the checkpoint, so an interrupted run loses no finished step.
         checkpoint_every : float, optional
             Seconds between checkpoints.
 
@@ -278,27 +294,30 @@ class LMTrainer:
                     self._end_epoch(running / max(n_run, 1))
                     running, n_run = 0.0, 0
                 now = time.monotonic()
-                if checkpoint is not None:
-                    due = checkpoint_every is not None and now - last_ckpt >= checkpoint_every
-                    if epoch_end or self._agree(due):
-                        checkpoint(self)
-                        last_ckpt = now
+                due = checkpoint is not None and checkpoint_every is not None and now - last_ckpt >= checkpoint_every
+                due, stop = self._agree(due, self.stop_requested)
+                if checkpoint is not None and (epoch_end or due or stop):
+                    checkpoint(self)
+                    last_ckpt = now
+                if stop and not self.done:
+                    raise KeyboardInterrupt(f"training stopped on request after step {self.step}")
         finally:
             bar.close()
         return self.history
 
-    def _agree(self, due: bool) -> bool:
-        """Whether every rank checkpoints now. Ranks run identical step counts (same BPTT draws),
-        so under DDP they vote every 10 steps (all-reduce MAX) instead of each reading its own clock."""
+    def _agree(self, due: bool, stop: bool) -> tuple[bool, bool]:
+        """Whether every rank checkpoints now, and whether every rank stops. Ranks run identical
+        step counts (same BPTT draws), so under DDP they vote every 10 steps (all-reduce MAX)
+        instead of each reading its own clock: one rank asked to stop stops them all."""
         if self.world_size == 1:
-            return due
+            return due, stop
         if self.step % 10:
-            return False
+            return False, False
         import torch.distributed as dist
 
-        flag = torch.tensor([1.0 if due else 0.0], device=self.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item())
+        flags = torch.tensor([float(due), float(stop)], device=self.device)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        return bool(flags[0].item()), bool(flags[1].item())
 
     def _end_epoch(self, train_loss: float) -> None:
         record: dict[str, Any] = {

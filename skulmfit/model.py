@@ -153,11 +153,17 @@ class LanguageModel(nn.Module):
         self.output_dropout.p = ps.pop("output_p")
         self.encoder.set_dropouts(**ps)
 
-    def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, Tensor, Tensor, State]:
-        """Return ``(logits, raw_last, dropped_last, new_state)``; logits are ``(B, T, V)``."""
+    def forward(self, ids: Tensor, state: State | None = None,
+                decode: bool = True) -> tuple[Tensor, Tensor, Tensor, State]:
+        """Return ``(logits, raw_last, dropped_last, new_state)``; logits are ``(B, T, V)``.
+
+        With ``decode=False`` the decoder is skipped and the first element is ``None``: the
+        caller applies the decoder itself (the chunked LM loss does).
+        """
         raw, _, new_state = self.encoder(ids, state)
         dropped_last = self.output_dropout(raw[-1])
-        return self.decoder(dropped_last), raw[-1], dropped_last, new_state
+        logits = self.decoder(dropped_last) if decode else None
+        return logits, raw[-1], dropped_last, new_state
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Parameter groups bottom to top: one per LSTM layer, then embedding + decoder."""

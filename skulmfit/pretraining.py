@@ -8,12 +8,16 @@ the carried hidden state, so ``--resume`` continues exactly where a killed run s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import shlex
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,7 +179,14 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
          f"({world} process{'es' if world > 1 else ''}), {trainer.total_cols * opts.batch_size * world:,} "
          f"tokens planned", rank, opts.verbose)
     every = None if opts.checkpoint_every is None else opts.checkpoint_every * 60
-    trainer.run(checkpoint=checkpoint, checkpoint_every=every)
+    try:
+        with _stop_on_signals(trainer, rank, opts.verbose):
+            trainer.run(checkpoint=checkpoint, checkpoint_every=every)
+    except KeyboardInterrupt:
+        if trainer.stop_requested:
+            _log(f"stopped after step {trainer.step} ({trainer.tokens_seen:,} tokens); checkpoint saved to "
+                 f"{ckpt_path}; continue with the same command and --resume", rank, 1)
+        raise
     card: dict[str, Any] = {}
     dist_info = _gather_rank_info(trainer, model, world)
     if rank == 0:
@@ -191,6 +202,32 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return card
+
+
+@contextlib.contextmanager
+def _stop_on_signals(trainer: LMTrainer, rank: int, verbose: int) -> Iterator[None]:
+    """While training, SIGINT / SIGTERM ask the trainer to checkpoint and stop after its current
+    step; a second SIGINT aborts at once. Only the main thread can install handlers: elsewhere
+    (or where signals are unavailable) this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {s: signal.getsignal(s) for s in signals}
+
+    def handler(signum: int, frame: Any) -> None:
+        if trainer.stop_requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        trainer.stop_requested = True
+        _log("stop requested: saving a checkpoint after this step (Ctrl-C again to abort now)", rank, verbose)
+
+    for s in signals:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def _gather_rank_info(trainer: LMTrainer, model: LanguageModel, world: int) -> dict[str, Any] | None:

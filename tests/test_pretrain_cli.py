@@ -86,3 +86,40 @@ def test_resume_with_other_options_is_refused(corpus_file, tmp_path, capsys):
     assert main(["pretrain", str(corpus_file), "--out", str(out), "--max-tokens", "3000", "--resume",
                  *ARGS[:-3], "--lr", "0.5", "-q"]) == 2
     assert "other options" in capsys.readouterr().err
+
+
+def test_sigint_checkpoints_and_resumes_exactly(tmp_path):
+    """Ctrl-C (SIGINT) stops after the current step with a checkpoint, exit code 130, and
+    --resume ends bit-identical to an uninterrupted run: nothing trained is lost."""
+    import threading
+
+    corpus_file = tmp_path / "small.txt"
+    corpus_file.write_text("\n".join(make_sentences(1200, seed=2)) + "\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    ref = tmp_path / "ref.pt"
+    subprocess.run(_cmd(corpus_file, ref, "--epochs", "3"), check=True, env=env, timeout=300)
+    out, ckpt = tmp_path / "int.pt", tmp_path / "int.pt.ckpt"
+    # no timed checkpoints: the one we find must come from the signal (or an epoch end)
+    proc = subprocess.Popen(_cmd(corpus_file, out, "--epochs", "3", "--checkpoint-every", "600", quiet=False),
+                            env=env, stderr=subprocess.PIPE, text=True)
+    chunks: list[str] = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: proc.stderr.read(1), "")), daemon=True)
+    reader.start()
+    deadline = time.time() + 120
+    while "LM training" not in "".join(chunks) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    reader.join(timeout=10)
+    err = "".join(chunks)
+    assert "stopped after step" in err and "--resume" in err, err[-2000:]
+    assert ckpt.exists() and not out.exists()
+    saved = torch.load(ckpt, weights_only=True)["trainer"]["step"]
+    assert f"stopped after step {saved} " in err  # the checkpoint holds the last finished step
+    res = subprocess.run(_cmd(corpus_file, out, "--epochs", "3", "--resume", quiet=False), env=env,
+                         timeout=300, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert f"at step {saved}" in res.stderr
+    a, b = load_lm(out).model.state_dict(), load_lm(ref).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

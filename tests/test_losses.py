@@ -1,0 +1,58 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from skulmfit.losses import linear_cross_entropy
+
+
+def _plain_and_chunked(n, chunk, bias=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(n, 8, generator=g)
+    w = torch.randn(30, 8, generator=g)
+    b = torch.randn(30, generator=g) if bias else None
+    y = torch.randint(0, 30, (n,), generator=g)
+    results = []
+    for fn in (lambda h, w, b: F.cross_entropy(F.linear(h, w, b), y),
+               lambda h, w, b: linear_cross_entropy(h, w, b, y, chunk_size=chunk)):
+        hh, ww = h.clone().requires_grad_(), w.clone().requires_grad_()
+        bb = None if b is None else b.clone().requires_grad_()
+        loss = fn(hh, ww, bb)
+        (3.0 * loss).backward()  # a scaled loss: the upstream gradient must be applied
+        results.append((loss.detach(), hh.grad, ww.grad, None if bb is None else bb.grad))
+    return results
+
+
+@pytest.mark.parametrize("n,chunk", [(1, 4), (7, 3), (64, 16), (50, 256)])
+def test_equals_plain_cross_entropy(n, chunk):
+    plain, chunked = _plain_and_chunked(n, chunk)
+    for a, b in zip(plain, chunked):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_without_bias():
+    plain, chunked = _plain_and_chunked(20, 6, bias=False)
+    for a, b in zip(plain[:3], chunked[:3]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert chunked[3] is None
+
+
+def test_no_grad_and_frozen_weight():
+    h, w, y = torch.randn(9, 4), torch.randn(5, 4), torch.randint(0, 5, (9,))
+    with torch.no_grad():
+        loss = linear_cross_entropy(h, w, None, y, chunk_size=2)
+    torch.testing.assert_close(loss, F.cross_entropy(h @ w.t(), y))
+    hh = h.clone().requires_grad_()  # weight frozen: only the input gets a gradient
+    linear_cross_entropy(hh, w, None, y).backward()
+    ref = h.clone().requires_grad_()
+    F.cross_entropy(ref @ w.t(), y).backward()
+    torch.testing.assert_close(hh.grad, ref.grad)
+
+
+def test_bad_shapes_are_refused():
+    w = torch.randn(5, 4)
+    with pytest.raises(ValueError, match="expected h"):
+        linear_cross_entropy(torch.randn(2, 3, 4), w, None, torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match="at least one row"):
+        linear_cross_entropy(torch.randn(0, 4), w, None, torch.zeros(0, dtype=torch.long))
+    with pytest.raises(ValueError, match="chunk_size"):
+        linear_cross_entropy(torch.randn(2, 4), w, None, torch.zeros(2, dtype=torch.long), chunk_size=0)
