@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import json
 import os
 import resource
 import sys
@@ -52,6 +54,10 @@ def add_common_args(p: argparse.ArgumentParser, seeds: Sequence[int] | None = (0
     p.add_argument("--data", default=str(DATA), help="folder with the datasets (default: %(default)s)")
     p.add_argument("--name", default=None, help="results file name (default: the script's, + _quick/_smoke)")
     p.add_argument("--no-plot", action="store_true", help="do not draw PNG figures")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the runs that an earlier, interrupted run of the same benchmark finished "
+                        "(each finished run is saved under results/.cells/NAME/, keyed by its estimator, "
+                        "model files and data); the long full runs can so be spread over several sittings")
 
 
 def add_sampling_arg(p: argparse.ArgumentParser) -> None:
@@ -152,10 +158,95 @@ def is_baseline(est: Any) -> bool:
     return type(est).__module__.startswith("sklearn")
 
 
-def fit_eval(est: Any, X_train: Sequence[str], y_train: Any, X_test: Sequence[str], y_test: Any) -> dict[str, Any]:
-    """Fit, predict, return ``{"error": %, "fit_s", "predict_s"}`` (``est`` kept in ``"estimator"``).
+# -- resumable runs -------------------------------------------------------------------------------
+def _sha256_file(path: str | os.PathLike[str], _memo: dict[str, str] = {}) -> str:  # noqa: B006 - per-process memo
+    key = str(Path(path).resolve())
+    if key not in _memo:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        _memo[key] = h.hexdigest()
+    return _memo[key]
+
+
+def data_digest(*parts: Any) -> str:
+    """sha256 of texts / label arrays (their order matters)."""
+    h = hashlib.sha256()
+    for part in parts:
+        for item in ([] if part is None else list(part)):
+            h.update(repr(item).encode("utf-8", "surrogatepass"))
+            h.update(b"\x1f")
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def describe_estimator(est: Any) -> dict[str, Any]:
+    """What decides a run's result: the class, its parameters (``memory`` aside), and the sha256 of
+    every pretrained model file it reads."""
+    if is_baseline(est):
+        return {"class": type(est).__name__, "repr": repr(est)}
+    from skulmfit.pretrained import resolve_pretrained
+
+    params = {k: v for k, v in est.get_params(deep=False).items() if k != "memory"}
+    files = {}
+    spec = params.get("pretrained")
+    if spec is not None:
+        files["fwd"] = _sha256_file(resolve_pretrained(spec, "fwd"))
+        if params.get("bidirectional"):
+            bwd = params.get("pretrained_bwd") or spec
+            files["bwd"] = _sha256_file(resolve_pretrained(bwd, "bwd"))
+    return {"class": type(est).__name__, "params": {k: repr(v) for k, v in sorted(params.items())},
+            "model_files": files}
+
+
+class Cells:
+    """Finished runs of one benchmark, one JSON file each under ``results/.cells/NAME/``.
+
+    Every run is saved when it finishes. With ``resume=True`` a run whose key (estimator, model
+    files, data and label) was already saved is read back instead of run again, so a benchmark
+    killed after hours continues where it stopped. Without ``resume`` every run is done afresh
+    (and saved again).
+    """
+
+    def __init__(self, name: str, resume: bool, root: str | os.PathLike[str] = RESULTS) -> None:
+        self.directory = Path(root) / ".cells" / name
+        self.resume = resume
+        self.reused = 0
+        self.ran = 0
+
+    def run(self, key: dict[str, Any], fn: Any) -> dict[str, Any]:
+        """``fn()`` -> result dict (without estimator objects), or the saved result for ``key``."""
+        blob = json.dumps(key, sort_keys=True, default=str)
+        path = self.directory / (hashlib.sha256(blob.encode()).hexdigest()[:24] + ".json")
+        if self.resume and path.exists():
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            if saved.get("key") == json.loads(blob):
+                self.reused += 1
+                return {**saved["result"], "resumed": True}
+        result = fn()
+        self.ran += 1
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"key": json.loads(blob), "result": clean_rows([result])[0]}, default=str),
+                       encoding="utf-8")
+        os.replace(tmp, path)
+        return result
+
+    def summary(self) -> dict[str, Any]:
+        return {"runs_done_now": self.ran, "runs_reused_from_earlier_sitting": self.reused}
+
+
+def fit_eval(est: Any, X_train: Sequence[str], y_train: Any, X_test: Sequence[str], y_test: Any,
+             cells: Cells | None = None, label: str = "") -> dict[str, Any]:
+    """Fit, predict, return ``{"error": %, "fit_s", "predict_s"}`` (``est`` kept in ``"estimator"``,
+    except for a run read back from ``cells``).
 
     scikit-learn baselines run with one BLAS thread (see :func:`one_blas_thread`)."""
+    if cells is not None:
+        key = {"label": label, "estimator": describe_estimator(est),
+               "data": data_digest(X_train, y_train, X_test, y_test)}
+        return cells.run(key, lambda: fit_eval(est, X_train, y_train, X_test, y_test))
     import contextlib
 
     with one_blas_thread() if is_baseline(est) else contextlib.nullcontext():
@@ -332,10 +423,16 @@ def clean_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "estimator"} for r in rows]
 
 
-def temp_memory(tag: str):
-    """A temporary joblib cache folder (LM fine-tuning shared by the runs of one script)."""
+def temp_memory(tag: str, resume: bool = False):
+    """A joblib cache folder for the LM fine-tuning shared by the runs of one script: temporary,
+    or with ``resume`` kept under ``results/.cells/TAG/lm-cache`` so a later sitting reuses it."""
+    import contextlib
     import tempfile
 
+    if resume:
+        folder = RESULTS / ".cells" / tag / "lm-cache"
+        folder.mkdir(parents=True, exist_ok=True)
+        return contextlib.nullcontext(str(folder))
     return tempfile.TemporaryDirectory(prefix=f"skulmfit-bench-{tag}-")
 
 

@@ -102,7 +102,17 @@ def main(argv: list[str] | None = None) -> int:
         key = tuple(sorted((k, repr(v)) for k, v in variants[d].items()))
         unique.setdefault(key, {"params": variants[d], "docstring_rows": []})["docstring_rows"].append(d)
 
-    with B.temp_memory("ablations") as cache_dir:
+    def fit_valid_test(est, Xs, ys, seed) -> dict:
+        t0 = time.perf_counter()
+        est.fit(Xs, ys)
+        fit_s = time.perf_counter() - t0
+        val = 100.0 * float(np.mean(est.predict(Xva) != yva))
+        test = 100.0 * float(np.mean(est.predict(Xt) != yt))
+        return {"seed": seed, "n_train": len(Xs), "valid_error": val, "test_error": test, "fit_s": fit_s,
+                "n_iter": est.n_iter_}
+
+    cells = B.Cells(name, args.resume)
+    with B.temp_memory(name, args.resume) as cache_dir:
         memory = joblib.Memory(cache_dir, verbose=0)
         for seed in args.seeds:
             idx = B.stratified_indices(y90, args.n_train, seed)
@@ -111,15 +121,11 @@ def main(argv: list[str] | None = None) -> int:
             for u in unique.values():
                 params = B.ulmfit_params(args, seed, memory, **{**epoch_params, **u["params"]})
                 est = B.make_ulmfit(params)
-                t0 = time.perf_counter()
-                est.fit(Xs, ys)
-                fit_s = time.perf_counter() - t0
-                val = 100.0 * float(np.mean(est.predict(Xva) != yva))
-                test = 100.0 * float(np.mean(est.predict(Xt) != yt))
-                u.setdefault("runs", []).append({"seed": seed, "n_train": len(Xs), "valid_error": val,
-                                                 "test_error": test, "fit_s": fit_s, "n_iter": est.n_iter_})
-                B.log(f"  {' = '.join(u['docstring_rows']):<45} valid {val:6.2f}%  test {test:6.2f}%  "
-                      f"fit {fit_s:6.1f}s  {u['params'] or 'defaults'}")
+                key = {"estimator": B.describe_estimator(est), "data": B.data_digest(Xs, ys, Xva, yva, Xt, yt)}
+                run = cells.run(key, lambda est=est, Xs=Xs, ys=ys, seed=seed: fit_valid_test(est, Xs, ys, seed))
+                u.setdefault("runs", []).append(run)
+                B.log(f"  {' = '.join(u['docstring_rows']):<45} valid {run['valid_error']:6.2f}%  "
+                      f"test {run['test_error']:6.2f}%  fit {run['fit_s']:6.1f}s  {u['params'] or 'defaults'}")
 
     def table_rows(table: list[tuple[str, str]], paper: dict[str, float]) -> list[dict]:
         rows = []
@@ -163,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                                              "5,452 training questions",
                          "variants_from_docstring": variants, "table6": t6, "table7": t7,
                          "paper_trec6_valid": B.PAPER_TREC6_VALID, "paper_source": B.PAPER_SOURCE,
-                         "wall_seconds": wall, "notes": notes},
+                         "wall_seconds": wall, "notes": notes, "resume": cells.summary()},
                   table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n",
                   "Ablations on TREC-6 (the paper's Tables 6 and 7)")
     return 0

@@ -53,15 +53,15 @@ SIZES = {  # (n_train, n_test) per dataset; None = all. imdb adds unsup; mr: (su
 }
 
 
-def run_methods(args, seed: int, Xtr, ytr, Xte, yte, Xun, memory, epoch_params, bidi_note) -> list[dict]:
+def run_methods(args, seed: int, Xtr, ytr, Xte, yte, Xun, memory, epoch_params, bidi_note, cells) -> list[dict]:
     rows = []
     X_lm, y_lm = B.with_unlabelled(Xtr, ytr, Xun or [])
     for method in METHODS:
         if method == "TF-IDF + LR":
-            r = B.fit_eval(B.tfidf_lr(seed), Xtr, ytr, Xte, yte)
+            r = B.fit_eval(B.tfidf_lr(seed), Xtr, ytr, Xte, yte, cells, method)
         elif method == "from scratch":
             params = B.ulmfit_params(args, seed, memory, **{**epoch_params, "pretrained": None, "lm_epochs": 0})
-            r = B.fit_eval(B.make_ulmfit(params), Xtr, ytr, Xte, yte)
+            r = B.fit_eval(B.make_ulmfit(params), Xtr, ytr, Xte, yte, cells, method)
         else:
             bidi = method == "ULMFiT bidirectional"
             if bidi and bidi_note:
@@ -71,7 +71,7 @@ def run_methods(args, seed: int, Xtr, ytr, Xte, yte, Xun, memory, epoch_params, 
             if bidi and args.pretrained_bwd:
                 extra["pretrained_bwd"] = args.pretrained_bwd
             params = B.ulmfit_params(args, seed, memory, **{**epoch_params, **extra})
-            r = B.fit_eval(B.make_ulmfit(params), X_lm, y_lm, Xte, yte)
+            r = B.fit_eval(B.make_ulmfit(params), X_lm, y_lm, Xte, yte, cells, method)
         r.pop("estimator", None)
         r["method"] = method
         rows.append(r)
@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     all_rows: list[dict] = []
     setups: dict[str, dict] = {}
     skipped: dict[str, str] = {}
-    with B.temp_memory("accuracy") as cache_dir:
+    cells = B.Cells(name, args.resume)
+    with B.temp_memory(name, args.resume) as cache_dir:
         memory = joblib.Memory(cache_dir, verbose=0)
         for ds in args.datasets:
             t_ds = time.perf_counter()
@@ -141,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                         B.log(f"  fold {k + 1}/{folds}: {len(tr)} train / {len(te)} test")
                         Xtr, ytr = B.take(X, y, tr)
                         Xte, yte = B.take(X, y, te)
-                        for r in run_methods(args, seed, Xtr, ytr, Xte, yte, None, memory, epoch_params, bidi_note):
+                        for r in run_methods(args, seed, Xtr, ytr, Xte, yte, None, memory, epoch_params,
+                                             bidi_note, cells):
                             all_rows.append({"dataset": ds, "seed": seed, "fold": k, "n_train": len(Xtr),
                                              "n_test": len(Xte), "n_unlabelled": 0, **r})
                     continue
@@ -169,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                 if ds == "ag":
                     msg += " (load_ag_news_split of the 7,600-article AG test file: the 120k training file is missing)"
                 B.log(msg + f", seed {seed}")
-                for r in run_methods(args, seed, Xtr, ytr, Xte, yte, Xun, memory, epoch_params, bidi_note):
+                for r in run_methods(args, seed, Xtr, ytr, Xte, yte, Xun, memory, epoch_params, bidi_note,
+                                     cells):
                     all_rows.append({"dataset": ds, "seed": seed, "fold": None, "n_train": len(Xtr),
                                      "n_test": len(Xte), "n_unlabelled": len(Xun or []), **r})
             setups.setdefault(ds, {})["wall_seconds"] = time.perf_counter() - t_ds
@@ -229,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     write_results(name, {"mode": mode, "seeds": args.seeds, "datasets": args.datasets, "setups": setups,
                          "skipped": skipped, "rows": table_rows, "runs": B.clean_rows(all_rows),
                          "paper_test_error": B.PAPER_TEST_ERROR, "paper_source": B.PAPER_SOURCE,
-                         "wall_seconds": wall, "notes": notes},
+                         "wall_seconds": wall, "notes": notes, "resume": cells.summary()},
                   table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n",
                   "Test error: ULMFiT vs baselines on TREC-6, IMDb, AG News and MR")
     return 0

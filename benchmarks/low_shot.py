@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict] = []
     setups: dict[str, dict] = {}
     skipped: dict[str, str] = {}
-    with B.temp_memory("low_shot") as cache_dir:
+    cells = B.Cells(name, args.resume)
+    with B.temp_memory(name, args.resume) as cache_dir:
         memory = joblib.Memory(cache_dir, verbose=0)
         for ds in args.datasets:
             t_ds = time.perf_counter()
@@ -162,17 +163,17 @@ def main(argv: list[str] | None = None) -> int:
                     B.log(f"  {n} labelled {sampler.quotas(n)}")
                     for method in METHODS:
                         if method == "TF-IDF + LR":
-                            r = B.fit_eval(B.tfidf_lr(seed), Xl, yl, Xte, yte)
+                            r = B.fit_eval(B.tfidf_lr(seed), Xl, yl, Xte, yte, cells, method)
                         elif method == "from scratch":
                             params = B.ulmfit_params(args, seed, memory,
                                                      **{**epoch_params, "pretrained": None, "lm_epochs": 0})
-                            r = B.fit_eval(B.make_ulmfit(params), Xl, yl, Xte, yte)
+                            r = B.fit_eval(B.make_ulmfit(params), Xl, yl, Xte, yte, cells, method)
                         elif method == "ULMFiT (supervised)":
                             r = B.fit_eval(B.make_ulmfit(B.ulmfit_params(args, seed, memory, **epoch_params)),
-                                           Xl, yl, Xte, yte)
+                                           Xl, yl, Xte, yte, cells, method)
                         else:
                             r = B.fit_eval(B.make_ulmfit(B.ulmfit_params(args, seed, memory, **epoch_params)),
-                                           semi_X, semi_y, Xte, yte)
+                                           semi_X, semi_y, Xte, yte, cells, method)
                         r.pop("estimator", None)
                         runs.append({"dataset": ds, "seed": seed, "n_labelled": len(Xl), "method": method,
                                      "class_counts": sampler.quotas(n),
@@ -228,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     write_results(name, {"mode": mode, "seeds": args.seeds, "sizes": args.sizes, "datasets": args.datasets,
                          "sampling": args.sampling,
                          "setups": setups, "skipped": skipped, "rows": rows, "runs": B.clean_rows(runs),
-                         "figures": pngs, "paper_source": B.PAPER_SOURCE, "wall_seconds": wall, "notes": notes},
+                         "figures": pngs, "paper_source": B.PAPER_SOURCE, "wall_seconds": wall, "notes": notes,
+                         "resume": cells.summary()},
                   table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n"
                   + "".join(f"\n![{ds}]({Path(p).name})\n" for ds, p in pngs.items()),
                   "Low-shot learning: test error vs number of labelled examples")

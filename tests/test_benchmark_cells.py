@@ -1,0 +1,61 @@
+"""The benchmarks' resumable runs (benchmarks/_bench.py): a run saved by one sitting is read back
+by the next with --resume, and only when its estimator, model files and data are the same."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture()
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import _bench
+
+    yield _bench
+    sys.modules.pop("_bench", None)
+
+
+def test_cells_resume_only_identical_runs(bench, tmp_path):
+    calls = []
+
+    def work(v):
+        calls.append(v)
+        return {"error": float(v), "estimator": object()}
+
+    first = bench.Cells("demo", resume=True, root=tmp_path)
+    r = first.run({"a": 1}, lambda: work(1))
+    assert "estimator" in r and calls == [1]
+    second = bench.Cells("demo", resume=True, root=tmp_path)
+    again = second.run({"a": 1}, lambda: work(2))
+    assert again == {"error": 1.0, "resumed": True} and calls == [1]
+    assert second.summary() == {"runs_done_now": 0, "runs_reused_from_earlier_sitting": 1}
+    assert second.run({"a": 2}, lambda: work(3))["error"] == 3.0  # another key runs
+    fresh = bench.Cells("demo", resume=False, root=tmp_path)  # without --resume: always run
+    assert fresh.run({"a": 1}, lambda: work(4))["error"] == 4.0 and calls == [1, 3, 4]
+
+
+def test_fit_eval_keys_on_estimator_and_data(bench, tmp_path):
+    X = ["good film", "bad film", "great movie", "awful movie"] * 5
+    y = np.array(["pos", "neg", "pos", "neg"] * 5, dtype=object)
+    cells = bench.Cells("fe", resume=True, root=tmp_path)
+    r1 = bench.fit_eval(bench.tfidf_lr(0), X, y, X, y, cells, "TF-IDF")
+    r2 = bench.fit_eval(bench.tfidf_lr(0), X, y, X, y, cells, "TF-IDF")
+    assert "resumed" not in r1 and r2["resumed"] and r2["error"] == r1["error"]
+    r3 = bench.fit_eval(bench.tfidf_lr(1), X, y, X, y, cells, "TF-IDF")  # other parameters
+    r4 = bench.fit_eval(bench.tfidf_lr(0), X[:-1], y[:-1], X, y, cells, "TF-IDF")  # other data
+    assert "resumed" not in r3 and "resumed" not in r4
+    assert cells.summary() == {"runs_done_now": 3, "runs_reused_from_earlier_sitting": 1}
+
+
+def test_describe_ulmfit_names_model_file_contents(bench, tiny_lm_path):
+    import hashlib
+
+    from skulmfit import ULMFiTClassifier
+
+    d = bench.describe_estimator(ULMFiTClassifier(pretrained=str(tiny_lm_path), memory="somewhere", epochs=3))
+    assert "memory" not in d["params"] and d["params"]["epochs"] == "3"
+    assert d["model_files"] == {"fwd": hashlib.sha256(Path(tiny_lm_path).read_bytes()).hexdigest()}
+    assert bench.describe_estimator(ULMFiTClassifier(pretrained=None))["model_files"] == {}
