@@ -35,7 +35,7 @@ from _common import markdown_table, quiet_threads, write_results  # noqa: E402
 
 quiet_threads()
 
-SCRIPTS = ("pretraining_value", "accuracy", "low_shot", "ablations", "speed")
+SCRIPTS = ("pretraining_value", "epochs", "accuracy", "low_shot", "ablations", "speed")
 
 
 def main(argv: list[str] | None = None) -> int:
