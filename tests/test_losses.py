@@ -56,3 +56,35 @@ def test_bad_shapes_are_refused():
         linear_cross_entropy(torch.randn(0, 4), w, None, torch.zeros(0, dtype=torch.long))
     with pytest.raises(ValueError, match="chunk_size"):
         linear_cross_entropy(torch.randn(2, 4), w, None, torch.zeros(2, dtype=torch.long), chunk_size=0)
+
+
+def test_lm_loss_equals_the_plain_decoder_loss(monkeypatch):
+    """The LM loss (chunked on CPU) gives the plain cross-entropy of the model's logits, and the
+    same gradients for every parameter (tied decoder included); evaluate_lm agrees too."""
+    import numpy as np
+
+    from skulmfit.lm_training import evaluate_lm, lm_loss
+    from skulmfit.model import AWDLSTMConfig, LanguageModel
+
+    torch.manual_seed(0)
+    model = LanguageModel(AWDLSTMConfig(vocab_size=50, emb_size=8, hidden_size=12, n_layers=2))
+    model.eval()  # no dropout: both computations see the same network
+    x, y = torch.randint(0, 50, (3, 9)), torch.randint(0, 50, (3, 9))
+    _, ce, _ = lm_loss(model, x, y, None, 0.0, 0.0)
+    ce.backward()
+    grads = {k: p.grad.clone() for k, p in model.named_parameters()}
+    model.zero_grad()
+    logits = model(x)[0]
+    plain = F.cross_entropy(logits.reshape(-1, 50), y.reshape(-1))
+    plain.backward()
+    torch.testing.assert_close(ce, plain)
+    for k, p in model.named_parameters():
+        torch.testing.assert_close(grads[k], p.grad, rtol=1e-5, atol=1e-7)
+    ids = np.random.default_rng(0).integers(0, 50, 200)
+    chunked = evaluate_lm(model, ids, batch_size=4, bptt=10)
+    import skulmfit.lm_training as lt
+
+    monkeypatch.setattr(lt, "linear_cross_entropy", lambda h, w, b, t: F.cross_entropy(F.linear(h, w, b), t))
+    plain = evaluate_lm(model, ids, batch_size=4, bptt=10)
+    assert chunked["tokens"] == plain["tokens"] > 150
+    assert abs(chunked["loss"] - plain["loss"]) < 1e-5
