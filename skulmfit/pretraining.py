@@ -165,7 +165,7 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
     ckpt_path = opts.checkpoint_path()
     if opts.resume and ckpt_path.exists():
         ckpt = safe_load(ckpt_path, what="checkpoint")
-        _check_checkpoint(ckpt, opts, vocab, rank)
+        _check_checkpoint(ckpt, opts, vocab, _corpus_sha256(cache))
         trainer.load_state_dict(ckpt["trainer"]["ranks"][str(rank)] | {"model": ckpt["trainer"]["model"]}
                                 if "ranks" in ckpt["trainer"] else ckpt["trainer"])
         _log(f"resumed from {ckpt_path} at step {trainer.step} ({trainer.tokens_seen:,} tokens)", rank, opts.verbose)
@@ -173,7 +173,7 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
         _log(f"--resume: no checkpoint at {ckpt_path}, starting from scratch", rank, opts.verbose)
 
     def checkpoint(t: LMTrainer) -> None:
-        _write_checkpoint(t, opts, vocab, tokenizer, rank, world)
+        _write_checkpoint(t, opts, vocab, tokenizer, rank, world, _corpus_sha256(cache))
 
     _log(f"training {sum(p.numel() for p in model.parameters()):,} parameters on {device} "
          f"({world} process{'es' if world > 1 else ''}), {trainer.total_cols * opts.batch_size * world:,} "
@@ -257,8 +257,13 @@ def _pick_device(name: str, distributed: bool, local_rank: int) -> torch.device:
     return device
 
 
+def _corpus_sha256(cache: TokenCache) -> list[str]:
+    """The corpus files' sha256, in order: what a resumed run must read (wherever the files are)."""
+    return [f["sha256"] for f in cache.meta["files"]]
+
+
 def _write_checkpoint(trainer: LMTrainer, opts: PretrainOptions, vocab: Vocab, tokenizer: Tokenizer,
-                      rank: int, world: int) -> None:
+                      rank: int, world: int, corpus_sha256: list[str]) -> None:
     """Atomically write the resumable state; under DDP rank 0 gathers every rank's position."""
     state = trainer.state_dict()
     if world > 1:
@@ -276,6 +281,7 @@ def _write_checkpoint(trainer: LMTrainer, opts: PretrainOptions, vocab: Vocab, t
             "format_version": 1,
             "skulmfit_version": __version__,
             "options": opts.training_key(),
+            "corpus_sha256": corpus_sha256,
             "world_size": world,
             "vocab": list(vocab.itos),
             "config": trainer.model.config.to_dict(),
@@ -298,11 +304,19 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def _check_checkpoint(ckpt: Any, opts: PretrainOptions, vocab: Vocab, rank: int) -> None:
+def _check_checkpoint(ckpt: Any, opts: PretrainOptions, vocab: Vocab, corpus_sha256: list[str]) -> None:
+    """Refuse to resume a checkpoint written with other options or another corpus.
+
+    The corpus is compared by the files' contents (sha256, in order) when the checkpoint records
+    them, so a moved or copied corpus resumes; older checkpoints are compared by path."""
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ModelFileError(f"{opts.checkpoint_path()} is not a skulmfit pretraining checkpoint")
     theirs, ours = ckpt["options"], opts.training_key()
-    diff = {k: (theirs.get(k), ours[k]) for k in ours if theirs.get(k) != ours[k]}
+    by_content = "corpus_sha256" in ckpt
+    diff = {k: (theirs.get(k), ours[k]) for k in ours
+            if theirs.get(k) != ours[k] and not (by_content and k == "corpus")}
+    if by_content and list(ckpt["corpus_sha256"]) != list(corpus_sha256):
+        diff["corpus (sha256 of the files)"] = (ckpt["corpus_sha256"], corpus_sha256)
     if diff:
         raise ValueError(
             "--resume: the checkpoint was written with other options; rerun with the same options or "

@@ -123,3 +123,20 @@ def test_sigint_checkpoints_and_resumes_exactly(tmp_path):
     assert f"at step {saved}" in res.stderr
     a, b = load_lm(out).model.state_dict(), load_lm(ref).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_follows_a_moved_corpus(corpus_file, tmp_path, capsys):
+    """The checkpoint names its corpus by content: the same files elsewhere resume; others are refused."""
+    import shutil
+
+    out = tmp_path / "m.pt"
+    assert main(["pretrain", str(corpus_file), "--out", str(out), "--max-tokens", "3000", *ARGS]) == 0
+    moved = tmp_path / "moved" / "corpus.txt"
+    moved.parent.mkdir()
+    shutil.copy(corpus_file, moved)
+    assert main(["pretrain", str(moved), "--out", str(out), "--max-tokens", "3000", "--resume", *ARGS]) == 0
+    moved.write_text(moved.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["pretrain", str(moved), "--out", str(out), "--max-tokens", "3000", "--resume", *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "sha256" in err or "vocabulary" in err
