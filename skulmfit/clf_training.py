@@ -185,7 +185,6 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
 
 
 @torch.no_grad()
-@torch.no_grad()
 def recalibrate_batchnorm(model: SequenceClassifier, docs: Sequence[np.ndarray], device: torch.device,
                           batch_size: int, bptt: int, max_len: int) -> bool:
     """Recompute the head's BatchNorm statistics on ``docs`` as the model will see them at prediction.
