@@ -73,7 +73,11 @@ def render(card: dict, name: str) -> str:
         frac = f" ({100 * seen / planned:.1f} % of the planned {planned:,})" if planned else ""
         lines.append(f"- tokens seen: {seen:,}{frac}; steps: {tr.get('steps'):,}")
     if tr.get("train_seconds"):
-        lines.append(f"- {'last run: ' if card.get('stages') else ''}training time {tr['train_seconds'] / 3600:.2f} h "
+        stages = card.get("stages") or []
+        # stages that add up to the trainer's count are sittings of one run; otherwise separate runs
+        label = ("" if not stages else "in all: " if sum(st["tokens_seen"] for st in stages) == seen
+                 else "last run: ")
+        lines.append(f"- {label}training time {tr['train_seconds'] / 3600:.2f} h "
                      f"at {tr.get('tokens_per_second', 0):,.0f} tokens/s, {tr.get('processes', 1)} process(es)")
     corpus = card.get("corpus") or {}
     files = corpus.get("files") or card.get("corpus_files") or []
