@@ -181,8 +181,8 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
                    "random initialisation (default 'default')")
     g.add_argument("--pretrained-bwd", default=None, metavar="PATH",
                    help="backward model file, needed with --bidirectional when --pretrained is a file")
-    g.add_argument("--epochs", type=int, default=6,
-                   help="classifier epochs in all; gradual unfreezing spends one per layer group first (default 6)")
+    g.add_argument("--epochs", type=int, default=50,
+                   help="classifier epochs in all; gradual unfreezing spends one per layer group first (default 50)")
     g.add_argument("--lm-epochs", type=int, default=2, help="LM fine-tuning epochs; 0 skips LM fine-tuning (default 2)")
     g.add_argument("--lr", type=float, default=0.01, help="peak classifier learning rate of the head (default 0.01)")
     g.add_argument("--lm-lr", type=float, default=0.004, help="peak LM fine-tuning learning rate (default 0.004)")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_EPOCHS = 6
+DEFAULT_EPOCHS = 50
 DEFAULT_LM_EPOCHS = 2
 
 
