@@ -67,8 +67,9 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
         Classifier epochs in all (the paper's default). Measured with the shipped model on
         TREC-6 (``benchmarks/epochs.py``): 10.6 / 6.6 / 5.2 % test error after 6 / 20 / 50 epochs
         on all 5,452 questions; on 200 questions 20 and 50 tie. With ``unfreeze='gradual'``
-        the first ``n_groups - 1`` epochs unfreeze one more layer group each (5 groups for 3 LSTM layers) and the rest train
-        everything (at least one); ``'chain_thaw'`` likewise with ``n_groups`` one-epoch stages.
+        the first ``n_groups - 1`` epochs unfreeze one more layer group each (5 groups for 3
+        LSTM layers) and the rest train everything (at least one); ``'chain_thaw'`` likewise
+        with ``n_groups`` one-epoch stages.
     lr : float, default=0.01
         Peak classifier rate (head).
     lr_decay : float, default=2.6
