@@ -28,6 +28,24 @@ versions. The numbers depend on the shipped default model's pretraining status (
 """
 
 
+# When the shipped default model and the classifier defaults last changed (the fully pretrained
+# models, epochs=50, drop_mult=0.3). Pages measured earlier that depend on them get a banner.
+MODEL_CHANGED = "2026-11-22 01:15:00"
+MODEL_FREE = ("lm_throughput", "tokenizer_speed")  # random weights / no model: not affected
+# Pages that code changes made outdated: stem prefix -> (changed at, what changed).
+CODE_CHANGED = {"lm_throughput": ("2026-11-21 23:20:00", "the chunked cross-entropy made skulmfit's CPU LM step "
+                                  "faster")}
+
+
+def _measured_at(page: Path) -> str:
+    import json
+
+    try:
+        return json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))["machine"]["date"][:19]
+    except (OSError, ValueError, KeyError):
+        return ""
+
+
 def main() -> int:
     pages = sorted(RESULTS.glob("*.md"), key=lambda p: (next((i for i, n in enumerate(ORDER)
                                                               if p.stem.startswith(n)), len(ORDER)), p.stem))
@@ -35,6 +53,15 @@ def main() -> int:
     for page in pages:
         text = page.read_text(encoding="utf-8").strip()
         text = text.replace("\n# ", "\n### ").replace("# ", "## ", 1) if text.startswith("# ") else text
+        when = _measured_at(page)
+        if when and when < MODEL_CHANGED and not page.stem.startswith(MODEL_FREE):
+            head, _, rest = text.partition("\n")
+            text = (f"{head}\n\n> **Outdated:** measured on {when}, before the fully pretrained default model "
+                    "and the current defaults (`epochs=50`, `drop_mult=0.3`); to be re-run.\n{rest}")
+        for prefix, (changed, what) in CODE_CHANGED.items():
+            if page.stem.startswith(prefix) and when and when < changed:
+                head, _, rest = text.partition("\n")
+                text = f"{head}\n\n> **Outdated:** measured on {when}, before {what}; to be re-run.\n{rest}"
         parts.append(text)
         for png in sorted(RESULTS.glob(f"{page.stem}*.png")):
             parts.append(f"![{png.stem}](../benchmarks/results/{png.name})")
