@@ -23,8 +23,9 @@ Every table below was produced by the script named in its "Command" line, on the
 and is copied verbatim from `benchmarks/results/` by `python benchmarks/collect.py`. Times on the
 shared 2-core machines are noisy: compare implementations within one table (same run), not across
 tables. Quick-mode tables (`*_quick`) use small subsets; see each script's docstring for the full
-versions. The numbers depend on the shipped default model's pretraining status (see
-[pretrained.md](pretrained.md)); they are re-measured whenever that model changes.
+versions. The numbers depend on the shipped default model (see [pretrained.md](pretrained.md))
+and the library defaults; a page measured before the last change of either carries an
+**Outdated** banner until it is re-run.
 """
 
 
