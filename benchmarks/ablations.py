@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             args.seeds = [0]
         if args.n_train is None:
             args.n_train = 200 if mode == "smoke" else 1000
-    epoch_params = {"lm_epochs": 1, "epochs": 1} if mode == "smoke" else {}
+    # quick mode trains 20 classifier epochs instead of the default 50 to stay within its time budget
+    epoch_params = {"lm_epochs": 1, "epochs": 1} if mode == "smoke" else {"epochs": 20} if mode == "quick" else {}
     B.setup_torch(args.threads)
     name = B.result_name("ablations", args)
     t_start = time.perf_counter()
