@@ -10,9 +10,9 @@ runner writes ``results/run_all[_quick].json`` / ``.md`` with each script's exit
 The children get ``OMP_WAIT_POLICY=PASSIVE`` (libgomp's active waiting makes small LSTMs up to
 20x slower on a shared machine).
 
-Quick mode, measured with another training job on the same 2 cores (load average ~4-5):
-450 s in all (pretraining_value 10 s, accuracy 227 s, low_shot 28 s, ablations 101 s, speed 84 s);
-an earlier run with IMDb 200/200 in accuracy.py's quick mode took 656 s.
+Quick mode (classifiers train 20 epochs there; the library default is 50), measured on 2 cores on
+2026-11-22 with the fully pretrained default model: 686 s in all (pretraining_value 8 s, epochs
+17 s, accuracy 311 s, low_shot 18 s, ablations 126 s, speed 207 s).
 
 Full mode: NOT YET MEASURED. A rough estimate from the throughputs measured in the quick runs
 (2 busy CPU cores), not a measurement: pretraining_value a few minutes, accuracy 3-4 h (IMDb
