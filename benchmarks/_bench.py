@@ -160,13 +160,12 @@ def is_baseline(est: Any) -> bool:
 
 # -- resumable runs -------------------------------------------------------------------------------
 def _sha256_file(path: str | os.PathLike[str], _memo: dict[str, str] = {}) -> str:  # noqa: B006 - per-process memo
+    """:func:`skulmfit.corpus.file_sha256`, computed once per file and process."""
+    from skulmfit.corpus import file_sha256
+
     key = str(Path(path).resolve())
     if key not in _memo:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        _memo[key] = h.hexdigest()
+        _memo[key] = file_sha256(path)
     return _memo[key]
 
 

@@ -46,15 +46,13 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 grad_w.addmm_(probs.t(), h_c)
             if grad_b is not None:
                 grad_b += probs.sum(0)
-        ctx.save_for_backward(*(g for g in (grad_h, grad_w, grad_b) if g is not None))
-        ctx.has = (grad_h is not None, grad_w is not None, grad_b is not None)
+        ctx.save_for_backward(grad_h, grad_w, grad_b)
         return (total / n).to(h.dtype)
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        saved = iter(ctx.saved_tensors)
-        grads = [next(saved) * grad_out if has else None for has in ctx.has]
-        return grads[0], grads[1], grads[2], None, None
+        grad_h, grad_w, grad_b = (None if g is None else g * grad_out for g in ctx.saved_tensors)
+        return grad_h, grad_w, grad_b, None, None
 
 
 def linear_cross_entropy(h: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,
