@@ -417,6 +417,16 @@ def peak_rss_mb() -> float:
     return r / 1024.0 if sys.platform != "darwin" else r / 2**20
 
 
+def compute_note(runs: Sequence[dict[str, Any]], cells: Cells) -> str:
+    """One line: the summed fit + predict time of ``runs`` and how many were read back with ``--resume``.
+
+    The wall time of a sitting that reads earlier runs back says nothing about the cost of the
+    whole benchmark; this sum does (each run's own time, measured when it ran)."""
+    secs = sum(float(r.get("fit_s") or 0.0) + float(r.get("predict_s") or 0.0) for r in runs)
+    return (f"Compute: {len(runs)} runs, summed fit + predict time {secs / 60:.1f} min; "
+            f"{cells.reused} of them read back from an earlier sitting (--resume), {cells.ran} run in this one.")
+
+
 def clean_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows without estimator objects (for JSON)."""
     return [{k: v for k, v in r.items() if k != "estimator"} for r in rows]

@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "Paper column: TREC-6 VALIDATION error from " + B.PAPER_SOURCE + ", Tables 6 and 7 (400/1150 model "
         "pretrained on WikiText-103, classifier trained up to 50 epochs with early stopping for all but ULMFiT, "
         "lr 0.001 for non-discr variants); compare trends, not levels.",
+        B.compute_note([r for u in unique.values() for r in u.get("runs", [])], cells),
     ]
     print()
     print(table)

@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         (f"ULMFiT parameters: library defaults except {dict(B.parse_sets(args.sets), **epoch_params) or 'none'}; "
          f"pretrained={args.pretrained!r}."),
         "Subsets: stratified random (seeded); MR folds: StratifiedKFold(shuffle=True, random_state=seed).",
+        B.compute_note([r for r in all_rows if "fit_s" in r], cells),
     ]
     if mode == "quick":
         notes.append("QUICK mode: 500 train / 200 test per dataset (IMDb 100/200, no unsup), MR 1,000 sentences "

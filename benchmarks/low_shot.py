@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         ("The paper's Figure 3 shows validation error with a 400/1150 model pretrained on WikiText-103, "
          "and 50k (IMDb) / 100k (AG) unlabelled texts; no numbers are given in the text."),
     ]
+    notes.append(B.compute_note([r for r in runs if "fit_s" in r], cells))
     if skipped:
         notes.append(f"Skipped: {skipped}")
     if pngs:

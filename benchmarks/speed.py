@@ -7,8 +7,8 @@ one is available):
 
 1. Estimators on real text (TREC-6 questions, and IMDb reviews when the data is there):
    ``ULMFiTLanguageModel(lm_epochs=1).fit`` -> tokens/s (training loop only, from ``history_``;
-   and over the whole ``fit`` wall time); ``ULMFiTClassifier(lm_epochs=0).fit`` (default 6 epochs of
-   gradual unfreezing) -> examples/s; ``predict`` -> documents/s, next to TF-IDF + LR fitted and
+   and over the whole ``fit`` wall time); ``ULMFiTClassifier(lm_epochs=0).fit`` (the default 50 epochs
+   of gradual unfreezing) -> examples/s; ``predict`` -> documents/s, next to TF-IDF + LR fitted and
    predicting on the same texts. Peak RSS is the process's ``ru_maxrss`` after each step
    (cumulative: it never goes down).
 2. ``GridSearchCV`` over a 2x2 classifier grid (lr x drop_mult, cv=2) on labelled TREC-6 questions
@@ -23,7 +23,7 @@ one is available):
    vs fastai's ``get_text_classifier`` through ``run_fastai('clf')`` (training and eval-mode predict).
    Sizes: the default model's (emb, hidden, layers, vocab), batch 64, bptt 70.
 
-    python benchmarks/speed.py            # about 10-15 min on 2 busy cores (not yet measured)
+    python benchmarks/speed.py            # about 15-20 min on 2 busy cores (estimate)
     python benchmarks/speed.py --quick    # small sizes
 """
 

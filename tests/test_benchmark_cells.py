@@ -59,3 +59,14 @@ def test_describe_ulmfit_names_model_file_contents(bench, tiny_lm_path):
     assert "memory" not in d["params"] and d["params"]["epochs"] == "3"
     assert d["model_files"] == {"fwd": hashlib.sha256(Path(tiny_lm_path).read_bytes()).hexdigest()}
     assert bench.describe_estimator(ULMFiTClassifier(pretrained=None))["model_files"] == {}
+
+
+def test_compute_note_sums_each_runs_own_time(bench, tmp_path):
+    first = bench.Cells("demo", resume=True, root=tmp_path)
+    first.run({"a": 1}, lambda: {"error": 1.0, "fit_s": 90.0, "predict_s": 30.0})
+    second = bench.Cells("demo", resume=True, root=tmp_path)
+    runs = [second.run({"a": 1}, lambda: {"error": 9.0, "fit_s": 1.0, "predict_s": 1.0}),  # read back
+            second.run({"a": 2}, lambda: {"error": 2.0, "fit_s": 50.0, "predict_s": 10.0})]
+    note = bench.compute_note(runs, second)
+    assert "2 runs" in note and "3.0 min" in note  # (90 + 30 + 50 + 10) s
+    assert "1 of them read back" in note and "1 run in this one" in note
