@@ -1,0 +1,26 @@
+"""benchmarks/collect.py: the docs' summary table is built from the full accuracy run's JSON."""
+import json
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def test_accuracy_summary_from_full_run(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import collect
+
+    try:
+        assert collect.accuracy_summary(tmp_path) is None  # no full run yet: no summary
+        rows = [{"dataset": "trec6", "method": m, "train/test": "5,452/500", "test error %": e}
+                for m, e in [("ULMFiT", "4.40"), ("ULMFiT bidirectional", "4.00"), ("TF-IDF + LR", "9.80"),
+                             ("from scratch", "12.00")]]
+        (tmp_path / "accuracy.json").write_text(json.dumps({
+            "datasets": ["trec6", "imdb"], "rows": rows, "paper_test_error": {"trec6": 3.6, "imdb": 4.6},
+            "machine": {"date": "2026-11-22 03:00:00 UTC"}}), encoding="utf-8")
+        text = collect.accuracy_summary(tmp_path)
+        assert "| TREC-6 | 5,452/500 | 4.40 | 4.00 | 9.80 | 12.00 | 3.6 |" in text
+        assert "IMDb" not in text  # a dataset without rows is left out
+        assert "2026-11-22 03:00:00 UTC" in text
+    finally:
+        sys.modules.pop("collect", None)
