@@ -76,10 +76,35 @@ def accuracy_summary(results: Path = RESULTS) -> str | None:
             "default.\n\n" + "\n".join(lines))
 
 
+# The full (not quick) runs the docs should have, and the datasets each covers when complete.
+FULL_RUNS = {"accuracy": ("trec6", "imdb", "ag", "mr"), "low_shot": ("trec6", "imdb", "ag"), "ablations": (),
+             "speed": ()}
+
+
+def full_run_status(results: Path = RESULTS) -> str:
+    """Which full benchmark runs are in ``results`` (and which of their datasets), which are not yet."""
+    import json
+
+    lines = []
+    for name, wanted in FULL_RUNS.items():
+        page = results / f"{name}.json"
+        if not page.exists():
+            lines.append(f"| {name} | not yet run | |")
+            continue
+        data = json.loads(page.read_text(encoding="utf-8"))
+        done = [d for d in data.get("datasets") or wanted if d not in (data.get("skipped") or {})]
+        missing = [d for d in wanted if d not in done]
+        state = "complete" if not missing else "partial: " + ", ".join(done) + "; still to run: " + ", ".join(missing)
+        lines.append(f"| {name} | {state} | {data['machine']['date']} |")
+    return ("## Status of the full runs\n\n| benchmark | state | measured |\n|---|---|---|\n" + "\n".join(lines)
+            + "\n\nThe full runs take hours on 2 CPU cores and are spread over several sittings with `--resume`; "
+            "until a full run is complete, its quick-mode page below is the only one for the missing parts.")
+
+
 def main() -> int:
     pages = sorted(RESULTS.glob("*.md"), key=lambda p: (next((i for i, n in enumerate(ORDER)
                                                               if p.stem.startswith(n)), len(ORDER)), p.stem))
-    parts = [INTRO]
+    parts = [INTRO, full_run_status()]
     digest = accuracy_summary()
     if digest:
         parts.append(digest)

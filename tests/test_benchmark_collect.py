@@ -24,3 +24,21 @@ def test_accuracy_summary_from_full_run(tmp_path, monkeypatch):
         assert "2026-11-22 03:00:00 UTC" in text
     finally:
         sys.modules.pop("collect", None)
+
+
+def test_full_run_status_names_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import collect
+
+    try:
+        (tmp_path / "accuracy.json").write_text(json.dumps({
+            "datasets": ["trec6", "ag"], "skipped": {}, "machine": {"date": "2026-11-22 02:35:46 UTC"}}),
+            encoding="utf-8")
+        (tmp_path / "speed.json").write_text(json.dumps({"machine": {"date": "2026-11-22 04:00:00 UTC"}}),
+                                             encoding="utf-8")
+        text = collect.full_run_status(tmp_path)
+        assert "| accuracy | partial: trec6, ag; still to run: imdb, mr | 2026-11-22 02:35:46 UTC |" in text
+        assert "| low_shot | not yet run | |" in text
+        assert "| speed | complete | 2026-11-22 04:00:00 UTC |" in text
+    finally:
+        sys.modules.pop("collect", None)
