@@ -42,3 +42,21 @@ def test_full_run_status_names_what_is_missing(tmp_path, monkeypatch):
         assert "| speed | complete | 2026-11-22 04:00:00 UTC |" in text
     finally:
         sys.modules.pop("collect", None)
+
+
+def test_vocab_coverage_counts_tokens_and_types(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import vocab_coverage
+
+    class Split:
+        def tokenize_many(self, texts):
+            return [t.split() for t in texts]
+
+    try:
+        r = vocab_coverage.coverage(Split(), {"the", "sat"}, ["the cat sat", "the cat ran"])
+        assert r["docs"] == 2 and r["tokens_per_doc"] == 3.0
+        assert abs(r["tokens_outside_pct"] - 50.0) < 1e-9  # cat, cat, ran of 6 tokens
+        assert r["task_types"] == 2 and r["task_types_outside_pct"] == 50.0  # the, cat (freq >= 2); cat outside
+    finally:
+        for m in ("vocab_coverage", "_bench", "_common"):
+            sys.modules.pop(m, None)

@@ -1,0 +1,101 @@
+"""How much of each benchmark dataset's text the pretrained model's vocabulary covers.
+
+Task words outside the pretrained vocabulary start at the mean embedding (``transfer_vocab``) and
+must be learned during LM fine-tuning from the task's own text alone. This script measures, per
+dataset: the share of tokens outside the pretrained vocabulary, the share of the task vocabulary
+(types with frequency >= 2, as ``Vocab.build`` keeps them) outside it, and which of a fixed list
+of common sentiment words the pretrained vocabulary lacks.
+
+    python benchmarks/vocab_coverage.py                    # the shipped default model
+    python benchmarks/vocab_coverage.py --pretrained path/to/model_fwd.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, quiet_threads, write_results  # noqa: E402
+
+quiet_threads()
+
+import _bench as B  # noqa: E402
+import numpy as np  # noqa: E402
+
+SENTIMENT_WORDS = ("good bad great worst best excellent terrible awful boring wonderful masterpiece brilliant "
+                   "mediocre dull enjoyable stupid funny poorly horrible beautiful loved hated disappointing "
+                   "recommend fun annoying waste").split()
+
+
+def coverage(tokenizer, itos: set[str], texts: list[str], min_freq: int = 2) -> dict:
+    """Token and type coverage of ``texts`` by the vocabulary ``itos``."""
+    counts = collections.Counter(t for doc in tokenizer.tokenize_many(texts) for t in doc)
+    n_tokens = sum(counts.values())
+    types = [w for w, c in counts.items() if c >= min_freq]
+    return {
+        "docs": len(texts),
+        "tokens_per_doc": n_tokens / max(len(texts), 1),
+        "tokens_outside_pct": 100.0 * sum(c for w, c in counts.items() if w not in itos) / max(n_tokens, 1),
+        "task_types": len(types),
+        "task_types_outside_pct": 100.0 * sum(w not in itos for w in types) / max(len(types), 1),
+    }
+
+
+def training_texts(ds: str, data: str, imdb_docs: int) -> list[str]:
+    """The training texts the accuracy benchmark uses for ``ds`` (IMDb: ``imdb_docs`` random reviews)."""
+    if ds == "trec6":
+        return list(B.load_trec_split()[0])
+    if ds == "ag":
+        return list(B.load_ag_split(data)[0])
+    if ds == "mr":
+        return list(B.load_mr_all(data)[0])
+    X = B.load_imdb_split(data)[0]
+    return [X[i] for i in np.random.default_rng(0).permutation(len(X))[:imdb_docs]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--pretrained", default="default", help="'default' (shipped) or a model file")
+    p.add_argument("--data", default=str(B.DATA))
+    p.add_argument("--imdb-docs", type=int, default=2000, help="random IMDb training reviews (default %(default)s)")
+    args = p.parse_args(argv)
+    from skulmfit.modelfile import load_lm
+    from skulmfit.pretrained import resolve_pretrained
+
+    lm = load_lm(resolve_pretrained(args.pretrained, "fwd"))
+    itos = set(lm.vocab.itos)
+    rows = []
+    for ds in ("trec6", "ag", "imdb", "mr"):
+        try:
+            texts = training_texts(ds, args.data, args.imdb_docs)
+        except FileNotFoundError as e:
+            print(f"{ds}: skipped ({e})")
+            continue
+        row = {"dataset": ds, **coverage(lm.tokenizer, itos, texts)}
+        rows.append(row)
+        print(f"{ds}: {row['tokens_outside_pct']:.1f} % of tokens and {row['task_types_outside_pct']:.1f} % of "
+              f"{row['task_types']:,} task types outside the pretrained vocabulary")
+    missing = [w for w in SENTIMENT_WORDS if w not in itos]
+    table = markdown_table(rows, ["dataset", "docs", "tokens_per_doc", "tokens_outside_pct", "task_types",
+                                  "task_types_outside_pct"])
+    notes = [
+        f"Pretrained vocabulary: {len(itos):,} entries ({args.pretrained!r}, forward model).",
+        "Training texts (AG: the 5,000-article training part of load_ag_news_split; IMDb: "
+        f"{args.imdb_docs:,} random training reviews; MR: all 10,662 sentences); task types: frequency >= 2.",
+        f"Common sentiment words outside the pretrained vocabulary: {len(missing)} of {len(SENTIMENT_WORDS)} "
+        f"({', '.join(missing) or 'none'}).",
+    ]
+    print("\n".join(notes))
+    write_results("vocab_coverage", {"pretrained": args.pretrained, "vocab_size": len(itos), "rows": rows,
+                                     "sentiment_words": SENTIMENT_WORDS, "sentiment_words_missing": missing,
+                                     "notes": notes},
+                  table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n",
+                  "Coverage of the datasets by the pretrained vocabulary")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
