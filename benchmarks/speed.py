@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
          "cross entropy + AdamW (ours) / Adam (fastai), max_len 1400, 6 classes. fastai runs on CPU only. "
          "TF-IDF + LR runs with one BLAS thread (OpenBLAS's spinning threads are ~10x slower on a busy machine). "
          "'skulmfit / this' > 1 means skulmfit is faster."),
-        "Measured on a shared machine: other jobs were running; compare rows of one run, not across runs.",
+        "Measured on a shared, noisy machine: compare rows of one run, not across runs.",
     ]
     md += "\n" + "\n".join(f"* {n}" for n in notes) + "\n"
     print()

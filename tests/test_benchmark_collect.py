@@ -60,3 +60,22 @@ def test_vocab_coverage_counts_tokens_and_types(monkeypatch):
     finally:
         for m in ("vocab_coverage", "_bench", "_common"):
             sys.modules.pop(m, None)
+
+
+def test_readme_accuracy_table_matches_the_results():
+    """The README's accuracy table quotes benchmarks/results/accuracy.json (the full run) exactly."""
+    root = BENCH.parent
+    data = json.loads((root / "benchmarks" / "results" / "accuracy.json").read_text(encoding="utf-8"))
+    measured = {(r["dataset"], r["method"]): r["test error %"] for r in data["rows"]}
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    names = {"TREC-6": "trec6", "AG News": "ag", "IMDb": "imdb"}
+    methods = ["ULMFiT", "ULMFiT bidirectional", "TF-IDF + LR", "from scratch"]
+    checked = 0
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        ds = next((v for k, v in names.items() if cells[0].startswith(k + " (")), None)
+        if ds is None or len(cells) < 5:
+            continue
+        assert cells[1:5] == [measured[(ds, m)] for m in methods], line
+        checked += 1
+    assert checked == 3
