@@ -91,8 +91,8 @@ def estimator_speed(args, corpus: str, Xtr, ytr, Xte, device: str) -> list[dict]
     lm.fit(Xtr)
     wall = time.perf_counter() - t0
     hist = [h for h in lm.history_ if h.get("stage") == "lm"]
-    tokens = sum(h.get("tokens", 0) for h in hist)
-    secs = sum(h.get("seconds", 0.0) for h in hist)
+    tokens = max((h.get("tokens", 0) for h in hist), default=0)  # the records are cumulative
+    secs = max((h.get("seconds", 0.0) for h in hist), default=0.0)
     rows.append({"corpus": corpus, "device": device, "what": "LM fine-tuning (1 epoch)", "n": len(Xtr),
                  "rate": tokens / secs if secs else None, "unit": "tokens/s (training loop)",
                  "rate_wall": tokens / wall, "wall_s": wall, "tokens": tokens, "peak_rss_mb": B.peak_rss_mb()})

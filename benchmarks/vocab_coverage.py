@@ -6,7 +6,13 @@ dataset: the share of tokens outside the pretrained vocabulary, the share of the
 (types with frequency >= 2, as ``Vocab.build`` keeps them) outside it, and which of a fixed list
 of common sentiment words the pretrained vocabulary lacks.
 
+With ``--finetune N`` it also fine-tunes the default LM on N IMDb training reviews
+(``ULMFiTLanguageModel`` with the library defaults) and measures how far the new words have moved
+apart: the mean distance of the new words' embeddings to their centroid next to that of the
+pretrained words, and the cosine similarity of opposite sentiment words.
+
     python benchmarks/vocab_coverage.py                    # the shipped default model
+    python benchmarks/vocab_coverage.py --finetune 1000    # + the fine-tuning check (a few minutes)
     python benchmarks/vocab_coverage.py --pretrained path/to/model_fwd.pt
 """
 
@@ -44,6 +50,35 @@ def coverage(tokenizer, itos: set[str], texts: list[str], min_freq: int = 2) -> 
     }
 
 
+PAIRS = (("terrible", "wonderful"), ("boring", "brilliant"), ("awful", "enjoyable"), ("bad", "good"),
+         ("worst", "best"))
+
+
+def spread(emb, rows: list[int]) -> float:
+    """Mean Euclidean distance of the embedding rows ``rows`` to their centroid."""
+    e = emb[rows]
+    return float((e - e.mean(0)).norm(dim=1).mean())
+
+
+def finetune_check(texts: list[str], pretrained: str, pre_itos: set[str], seed: int = 0) -> dict:
+    """Fine-tune the LM on ``texts`` (library defaults) and measure how distinct the new words became."""
+    import torch
+
+    from skulmfit import ULMFiTLanguageModel
+
+    lm = ULMFiTLanguageModel(pretrained=pretrained, random_state=seed).fit(texts)
+    itos = list(lm.vocab_.itos)
+    emb = lm.model_.encoder.embedding.weight.detach().float()
+    new = [i for i, w in enumerate(itos) if w not in pre_itos]
+    old = [i for i, w in enumerate(itos) if w in pre_itos]
+    cos = {f"{a}/{b}": float(torch.nn.functional.cosine_similarity(emb[itos.index(a)], emb[itos.index(b)], dim=0))
+           for a, b in PAIRS if a in itos and b in itos}
+    tokens = max((h.get("tokens", 0) for h in lm.history_ if h.get("stage") == "lm"), default=0)  # cumulative
+    return {"texts": len(texts), "lm_epochs": lm.lm_epochs, "training_tokens": tokens, "task_vocab": len(itos),
+            "new_words": len(new), "spread_new": spread(emb, new), "spread_pretrained": spread(emb, old),
+            "cosine": cos}
+
+
 def training_texts(ds: str, data: str, imdb_docs: int) -> list[str]:
     """The training texts the accuracy benchmark uses for ``ds`` (IMDb: ``imdb_docs`` random reviews)."""
     if ds == "trec6":
@@ -61,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pretrained", default="default", help="'default' (shipped) or a model file")
     p.add_argument("--data", default=str(B.DATA))
     p.add_argument("--imdb-docs", type=int, default=2000, help="random IMDb training reviews (default %(default)s)")
+    p.add_argument("--finetune", type=int, default=0, metavar="N",
+                   help="also fine-tune the LM on N IMDb training reviews and measure the new words (default: off)")
     args = p.parse_args(argv)
     from skulmfit.modelfile import load_lm
     from skulmfit.pretrained import resolve_pretrained
@@ -88,10 +125,22 @@ def main(argv: list[str] | None = None) -> int:
         f"Common sentiment words outside the pretrained vocabulary: {len(missing)} of {len(SENTIMENT_WORDS)} "
         f"({', '.join(missing) or 'none'}).",
     ]
+    check = None
+    if args.finetune:
+        import torch
+
+        torch.set_num_threads(2)
+        check = finetune_check(training_texts("imdb", args.data, args.finetune), args.pretrained, itos)
+        notes.append(
+            f"After LM fine-tuning on {check['texts']:,} IMDb reviews ({check['lm_epochs']} epochs, "
+            f"{check['training_tokens']:,} tokens, library defaults): {check['new_words']:,} of the "
+            f"{check['task_vocab']:,} task words are new; their embeddings lie {check['spread_new']:.2f} from their "
+            f"centroid on average, the pretrained words' {check['spread_pretrained']:.2f}. Cosine similarity: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in check["cosine"].items()) + ".")
     print("\n".join(notes))
     write_results("vocab_coverage", {"pretrained": args.pretrained, "vocab_size": len(itos), "rows": rows,
                                      "sentiment_words": SENTIMENT_WORDS, "sentiment_words_missing": missing,
-                                     "notes": notes},
+                                     "finetune_check": check, "notes": notes},
                   table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n",
                   "Coverage of the datasets by the pretrained vocabulary")
     return 0

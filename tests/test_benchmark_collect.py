@@ -79,3 +79,21 @@ def test_readme_accuracy_table_matches_the_results():
         assert cells[1:5] == [measured[(ds, m)] for m in methods], line
         checked += 1
     assert checked == 3
+
+
+def test_finetune_check_measures_new_words(monkeypatch, tiny_lm_path):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import vocab_coverage
+
+    from skulmfit.modelfile import load_lm
+
+    try:
+        pre = set(load_lm(tiny_lm_path).vocab.itos)
+        texts = [f"the zorblax {w} was quite {w} and the zorblax said so ." for w in ("cat", "dog", "car")] * 8
+        r = vocab_coverage.finetune_check(texts, tiny_lm_path, pre)
+        assert r["texts"] == 24 and r["training_tokens"] > 0
+        assert r["new_words"] >= 1 and r["task_vocab"] > r["new_words"]  # "zorblax" is not in the tiny vocab
+        assert r["spread_pretrained"] > 0 and r["spread_new"] >= 0
+    finally:
+        for m in ("vocab_coverage", "_bench", "_common"):
+            sys.modules.pop(m, None)
