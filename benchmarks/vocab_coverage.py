@@ -60,13 +60,16 @@ def spread(emb, rows: list[int]) -> float:
     return float((e - e.mean(0)).norm(dim=1).mean())
 
 
-def finetune_check(texts: list[str], pretrained: str, pre_itos: set[str], seed: int = 0) -> dict:
-    """Fine-tune the LM on ``texts`` (library defaults) and measure how distinct the new words became."""
+def finetune_check(texts: list[str], pretrained: str, pre_itos: set[str], seed: int = 0,
+                   lm_epochs: int | None = None) -> dict:
+    """Fine-tune the LM on ``texts`` (library defaults; ``lm_epochs`` if given) and measure how
+    distinct the new words became."""
     import torch
 
     from skulmfit import ULMFiTLanguageModel
 
-    lm = ULMFiTLanguageModel(pretrained=pretrained, random_state=seed).fit(texts)
+    extra = {} if lm_epochs is None else {"lm_epochs": lm_epochs}
+    lm = ULMFiTLanguageModel(pretrained=pretrained, random_state=seed, **extra).fit(texts)
     itos = list(lm.vocab_.itos)
     emb = lm.model_.encoder.embedding.weight.detach().float()
     new = [i for i, w in enumerate(itos) if w not in pre_itos]
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--imdb-docs", type=int, default=2000, help="random IMDb training reviews (default %(default)s)")
     p.add_argument("--finetune", type=int, default=0, metavar="N",
                    help="also fine-tune the LM on N IMDb training reviews and measure the new words (default: off)")
+    p.add_argument("--lm-epochs", type=int, default=None, help="LM epochs of that check (default: the library's)")
+    p.add_argument("--name", default="vocab_coverage", help="results file name (default: %(default)s)")
     args = p.parse_args(argv)
     from skulmfit.modelfile import load_lm
     from skulmfit.pretrained import resolve_pretrained
@@ -130,15 +135,16 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(2)
-        check = finetune_check(training_texts("imdb", args.data, args.finetune), args.pretrained, itos)
+        check = finetune_check(training_texts("imdb", args.data, args.finetune), args.pretrained, itos,
+                               lm_epochs=args.lm_epochs)
         notes.append(
             f"After LM fine-tuning on {check['texts']:,} IMDb reviews ({check['lm_epochs']} epochs, "
-            f"{check['training_tokens']:,} tokens, library defaults): {check['new_words']:,} of the "
+            f"{check['training_tokens']:,} tokens, otherwise library defaults): {check['new_words']:,} of the "
             f"{check['task_vocab']:,} task words are new; their embeddings lie {check['spread_new']:.2f} from their "
             f"centroid on average, the pretrained words' {check['spread_pretrained']:.2f}. Cosine similarity: "
             + ", ".join(f"{k} {v:.3f}" for k, v in check["cosine"].items()) + ".")
     print("\n".join(notes))
-    write_results("vocab_coverage", {"pretrained": args.pretrained, "vocab_size": len(itos), "rows": rows,
+    write_results(args.name, {"pretrained": args.pretrained, "vocab_size": len(itos), "rows": rows,
                                      "sentiment_words": SENTIMENT_WORDS, "sentiment_words_missing": missing,
                                      "finetune_check": check, "notes": notes},
                   table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n",

@@ -90,8 +90,8 @@ def test_finetune_check_measures_new_words(monkeypatch, tiny_lm_path):
     try:
         pre = set(load_lm(tiny_lm_path).vocab.itos)
         texts = [f"the zorblax {w} was quite {w} and the zorblax said so ." for w in ("cat", "dog", "car")] * 8
-        r = vocab_coverage.finetune_check(texts, tiny_lm_path, pre)
-        assert r["texts"] == 24 and r["training_tokens"] > 0
+        r = vocab_coverage.finetune_check(texts, tiny_lm_path, pre, lm_epochs=1)
+        assert r["texts"] == 24 and r["training_tokens"] > 0 and r["lm_epochs"] == 1
         assert r["new_words"] >= 1 and r["task_vocab"] > r["new_words"]  # "zorblax" is not in the tiny vocab
         assert r["spread_pretrained"] > 0 and r["spread_new"] >= 0
     finally:
