@@ -14,7 +14,7 @@ Rows with identical parameters are fitted once and shown in both tables ("full +
 in Table 6 is the default ULMFiT of Table 7). LM fine-tuning is shared through a ``memory=``
 cache: Table 7's variants reuse the default fine-tuned LM.
 
-    python benchmarks/ablations.py --resume    # 3 seeds on 4,906 questions (~30 min a seed on 2 cores)
+    python benchmarks/ablations.py --resume    # 3 seeds on 4,906 questions (81 min on 2 cores)
     python benchmarks/ablations.py --quick     # 1 seed, 1,000 training questions
 """
 
