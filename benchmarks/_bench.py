@@ -417,12 +417,20 @@ def peak_rss_mb() -> float:
     return r / 1024.0 if sys.platform != "darwin" else r / 2**20
 
 
+def epoch_params(mode: str) -> dict[str, int]:
+    """Epoch overrides per mode: smoke 1/1; quick 20 classifier epochs (the default 50 would not
+    fit its time budget); full: none (library defaults)."""
+    return {"smoke": {"lm_epochs": 1, "epochs": 1}, "quick": {"epochs": 20}}.get(mode, {})
+
+
 def compute_note(runs: Sequence[dict[str, Any]], cells: Cells) -> str:
     """One line: the summed fit + predict time of ``runs`` and how many were read back with ``--resume``.
 
-    The wall time of a sitting that reads earlier runs back says nothing about the cost of the
-    whole benchmark; this sum does (each run's own time, measured when it ran)."""
-    secs = sum(float(r.get("fit_s") or 0.0) + float(r.get("predict_s") or 0.0) for r in runs)
+    Rows without a ``fit_s`` (skipped methods) are not runs and are left out. The wall time of a
+    sitting that reads earlier runs back says nothing about the cost of the whole benchmark; this
+    sum does (each run's own time, measured when it ran)."""
+    runs = [r for r in runs if "fit_s" in r]
+    secs = sum(float(r["fit_s"]) + float(r.get("predict_s") or 0.0) for r in runs)
     return (f"Compute: {len(runs)} runs, summed fit + predict time {secs / 60:.1f} min; "
             f"{cells.reused} of them read back from an earlier sitting (--resume), {cells.ran} run in this one.")
 

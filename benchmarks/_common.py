@@ -42,6 +42,11 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return head + "".join("| " + " | ".join(fmt(r.get(c)) for c in columns) + " |\n" for r in rows)
 
 
+def with_notes(table: str, notes: list[str]) -> str:
+    """``table`` followed by ``notes`` as a markdown bullet list."""
+    return table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n"
+
+
 def write_results(name: str, payload: dict[str, Any], table: str, title: str) -> Path:
     """Write ``results/NAME.json`` and ``results/NAME.md`` (with the machine and command)."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, quiet_threads, write_results  # noqa: E402
+from _common import markdown_table, quiet_threads, with_notes, write_results  # noqa: E402
 
 quiet_threads()
 
@@ -75,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seeds = [0]
         if args.n_train is None:
             args.n_train = 200 if mode == "smoke" else 1000
-    # quick mode trains 20 classifier epochs instead of the default 50 to stay within its time budget
-    epoch_params = {"lm_epochs": 1, "epochs": 1} if mode == "smoke" else {"epochs": 20} if mode == "quick" else {}
+    epoch_params = B.epoch_params(mode)
     B.setup_torch(args.threads)
     name = B.result_name("ablations", args)
     t_start = time.perf_counter()
@@ -172,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                          "variants_from_docstring": variants, "table6": t6, "table7": t7,
                          "paper_trec6_valid": B.PAPER_TREC6_VALID, "paper_source": B.PAPER_SOURCE,
                          "wall_seconds": wall, "notes": notes, "resume": cells.summary()},
-                  table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n",
+                  with_notes(table, notes),
                   "Ablations on TREC-6 (the paper's Tables 6 and 7)")
     return 0
 

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, quiet_threads, write_results  # noqa: E402
+from _common import markdown_table, quiet_threads, with_notes, write_results  # noqa: E402
 
 quiet_threads()
 
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if mode == "full":
         sizes["imdb"] = (args.imdb_train, args.imdb_test, args.imdb_unsup)
         sizes["mr"] = (None, args.mr_folds)
-    # quick mode trains 20 classifier epochs instead of the default 50 to stay within its time budget
-    epoch_params = {"lm_epochs": 1, "epochs": 1} if args.smoke else {"epochs": 20} if args.quick else {}
+    epoch_params = B.epoch_params(mode)
     B.setup_torch(args.threads)
     name = B.result_name("accuracy", args)
     bidi_note = None
@@ -220,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         (f"ULMFiT parameters: library defaults except {dict(B.parse_sets(args.sets), **epoch_params) or 'none'}; "
          f"pretrained={args.pretrained!r}."),
         "Subsets: stratified random (seeded); MR folds: StratifiedKFold(shuffle=True, random_state=seed).",
-        B.compute_note([r for r in all_rows if "fit_s" in r], cells),
+        B.compute_note(all_rows, cells),
     ]
     if mode == "quick":
         notes.append("QUICK mode: 500 train / 200 test per dataset (IMDb 100/200, no unsup), MR 1,000 sentences "
@@ -236,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                          "skipped": skipped, "rows": table_rows, "runs": B.clean_rows(all_rows),
                          "paper_test_error": B.PAPER_TEST_ERROR, "paper_source": B.PAPER_SOURCE,
                          "wall_seconds": wall, "notes": notes, "resume": cells.summary()},
-                  table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n",
+                  with_notes(table, notes),
                   "Test error: ULMFiT vs baselines on TREC-6, IMDb, AG News and MR")
     return 0
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, quiet_threads, write_results  # noqa: E402
+from _common import markdown_table, quiet_threads, with_notes, write_results  # noqa: E402
 
 quiet_threads()
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     write_results(name, {"grid": grid, "sizes": sizes, "seeds": args.seeds, "full_seeds": args.full_seeds,
                          "rows": rows, "runs": runs, "wall_seconds": wall, "notes": notes,
                          "resume": cells.summary(), "paper_source": B.PAPER_SOURCE},
-                  table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n",
+                  with_notes(table, notes),
                   "Classifier and LM epochs on TREC-6")
     return 0
 

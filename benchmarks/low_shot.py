@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, quiet_threads, write_results  # noqa: E402
+from _common import markdown_table, quiet_threads, with_notes, write_results  # noqa: E402
 
 quiet_threads()
 
@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             args.unlabelled = 100 if mode == "smoke" else 1000
     args.datasets = args.datasets or list(DATASETS)
     args.sizes = sorted(args.sizes or [50, 100, 200, 500, 1000])
-    # quick mode trains 20 classifier epochs instead of the default 50 to stay within its time budget
-    epoch_params = {"lm_epochs": 1, "epochs": 1} if mode == "smoke" else {"epochs": 20} if mode == "quick" else {}
+    epoch_params = B.epoch_params(mode)
     n_test_cap = 100 if mode == "smoke" else None
     B.setup_torch(args.threads)
     name = B.result_name("low_shot", args)
@@ -219,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         ("The paper's Figure 3 shows validation error with a 400/1150 model pretrained on WikiText-103, "
          "and 50k (IMDb) / 100k (AG) unlabelled texts; no numbers are given in the text."),
     ]
-    notes.append(B.compute_note([r for r in runs if "fit_s" in r], cells))
+    notes.append(B.compute_note(runs, cells))
     if skipped:
         notes.append(f"Skipped: {skipped}")
     if pngs:
@@ -233,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                          "setups": setups, "skipped": skipped, "rows": rows, "runs": B.clean_rows(runs),
                          "figures": pngs, "paper_source": B.PAPER_SOURCE, "wall_seconds": wall, "notes": notes,
                          "resume": cells.summary()},
-                  table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n"
+                  with_notes(table, notes)
                   + "".join(f"\n![{ds}]({Path(p).name})\n" for ds, p in pngs.items()),
                   "Low-shot learning: test error vs number of labelled examples")
     return 0

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, quiet_threads, write_results  # noqa: E402
+from _common import markdown_table, quiet_threads, with_notes, write_results  # noqa: E402
 
 quiet_threads()
 
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                          "paired_difference": {"mean": dm, "std": ds, "values": diffs},
                          "paper_table4_trec6_valid": B.PAPER_TREC6_VALID["table4"], "paper_source": B.PAPER_SOURCE,
                          "wall_seconds": wall, "notes": notes},
-                  table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n",
+                  with_notes(table, notes),
                   "Value of pretraining: TREC-6, 200 labelled questions")
     return 0
 

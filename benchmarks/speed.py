@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, quiet_threads, write_results  # noqa: E402
+from _common import markdown_table, quiet_threads, with_notes, write_results  # noqa: E402
 
 quiet_threads()
 
@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
          "'skulmfit / this' > 1 means skulmfit is faster."),
         "Measured on a shared, noisy machine: compare rows of one run, not across runs.",
     ]
-    md += "\n" + "\n".join(f"* {n}" for n in notes) + "\n"
+    md = with_notes(md, notes)
     print()
     print(md)
     write_results(name, {"mode": mode, "sizes": sizes, "model": cfg, "devices": args.devices,

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, quiet_threads, write_results  # noqa: E402
+from _common import markdown_table, quiet_threads, with_notes, write_results  # noqa: E402
 
 quiet_threads()
 
@@ -145,9 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{k} {v:.3f}" for k, v in check["cosine"].items()) + ".")
     print("\n".join(notes))
     write_results(args.name, {"pretrained": args.pretrained, "vocab_size": len(itos), "rows": rows,
-                                     "sentiment_words": SENTIMENT_WORDS, "sentiment_words_missing": missing,
-                                     "finetune_check": check, "notes": notes},
-                  table + "\n" + "\n".join(f"* {n}" for n in notes) + "\n",
+                              "sentiment_words": SENTIMENT_WORDS, "sentiment_words_missing": missing,
+                              "finetune_check": check, "notes": notes},
+                  with_notes(table, notes),
                   "Coverage of the datasets by the pretrained vocabulary")
     return 0
 
