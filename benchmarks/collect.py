@@ -8,6 +8,7 @@ script only concatenates them in a fixed order, so the docs show exactly what wa
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -39,8 +40,6 @@ CODE_CHANGED = {"lm_throughput": ("2026-11-21 23:20:00", "the chunked cross-entr
 
 
 def _measured_at(page: Path) -> str:
-    import json
-
     try:
         return json.loads(page.with_suffix(".json").read_text(encoding="utf-8"))["machine"]["date"][:19]
     except (OSError, ValueError, KeyError):
@@ -50,8 +49,6 @@ def _measured_at(page: Path) -> str:
 def accuracy_summary(results: Path = RESULTS) -> str | None:
     """A one-table digest of the full accuracy run (``accuracy.json``): our test error next to the
     paper's and the baselines', per dataset; None when the full run has not been made."""
-    import json
-
     page = results / "accuracy.json"
     if not page.exists():
         return None
@@ -83,8 +80,6 @@ FULL_RUNS = {"accuracy": ("trec6", "imdb", "ag", "mr"), "low_shot": ("trec6", "i
 
 def full_run_status(results: Path = RESULTS) -> str:
     """Which full benchmark runs are in ``results`` (and which of their datasets), which are not yet."""
-    import json
-
     lines = []
     for name, wanted in FULL_RUNS.items():
         page = results / f"{name}.json"
