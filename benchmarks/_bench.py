@@ -81,6 +81,11 @@ def parse_sets(items: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+def defaults_note(changed: dict[str, Any]) -> str:
+    """``{}`` -> ``'library defaults'``; ``{'epochs': 6}`` -> ``"library defaults except {'epochs': 6}"``."""
+    return f"library defaults except {changed}" if changed else "library defaults"
+
+
 def result_name(base: str, args: argparse.Namespace) -> str:
     if args.name:
         return args.name

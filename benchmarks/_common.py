@@ -32,6 +32,18 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that is running, as one would type it from the repository root
+    (``python benchmarks/x.py ...`` even when ``run_all.py`` started it by absolute path)."""
+    argv = list(sys.argv if argv is None else argv)
+    if argv:
+        script = Path(argv[0])
+        root = RESULTS.parents[1]
+        if script.is_absolute() and script.resolve().is_relative_to(root):
+            argv[0] = script.resolve().relative_to(root).as_posix()
+    return "python " + " ".join(argv)
+
+
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
@@ -50,7 +62,7 @@ def with_notes(table: str, notes: list[str]) -> str:
 def write_results(name: str, payload: dict[str, Any], table: str, title: str) -> Path:
     """Write ``results/NAME.json`` and ``results/NAME.md`` (with the machine and command)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "command": "python " + " ".join(sys.argv), "machine": machine(), **payload}
+    payload = {"benchmark": name, "command": command_line(), "machine": machine(), **payload}
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
     m = payload["machine"]
     md = (f"# {title}\n\nCommand: `{payload['command']}`  \nMachine: {m.get('cpu')}, {m.get('cpu_cores')} cores, "

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         ("Bidirectional fit times exclude the forward LM fine-tuning (reused from the unidirectional run "
          "through a shared memory= cache); the forward classifier is trained again."),
         f"TF-IDF + LR: {B.TFIDF_DESCRIPTION}. From scratch: pretrained=None, lm_epochs=0.",
-        (f"ULMFiT parameters: library defaults except {dict(B.parse_sets(args.sets), **epoch_params) or 'none'}; "
+        (f"ULMFiT parameters: {B.defaults_note(dict(B.parse_sets(args.sets), **epoch_params))}; "
          f"pretrained={args.pretrained!r}."),
         "Subsets: stratified random (seeded); MR folds: StratifiedKFold(shuffle=True, random_state=seed).",
         B.compute_note(all_rows, cells),

@@ -96,28 +96,55 @@ def full_run_status(results: Path = RESULTS) -> str:
             "until a full run is complete, its quick-mode page below is the only one for the missing parts.")
 
 
+def page_owner(png: str, stems: list[str]) -> str | None:
+    """The result page a figure belongs to: the longest page stem that ``png`` (a file stem) equals
+    or extends with ``_...`` (so ``low_shot_quick_trec6`` belongs to ``low_shot_quick``, not ``low_shot``)."""
+    owners = [s for s in stems if png == s or png.startswith(s + "_")]
+    return max(owners, key=len) if owners else None
+
+
+def render_page(stem: str, text: str, figures: list[str], when: str) -> str:
+    """One result page as a section of docs/benchmarks.md.
+
+    Headings move one level down and the title names the page (``accuracy_quick``), so full and
+    quick pages of one benchmark stay apart; image links relative to ``benchmarks/results/`` are
+    re-rooted for ``docs/``; ``figures`` (PNG names) the page does not show itself are appended;
+    a page measured before the defaults or its code last changed gets an **Outdated** banner."""
+    text = text.strip()
+    text = "\n".join("#" + line if line.startswith("#") else line for line in text.split("\n"))
+    head, _, rest = text.partition("\n")
+    if head.startswith("## "):
+        head = f"{head} (`{stem}`)"
+    for name in figures:
+        rest = rest.replace(f"]({name})", f"](../benchmarks/results/{name})")
+    banners = []
+    if when and when < MODEL_CHANGED and not stem.startswith(MODEL_FREE):
+        banners.append(f"> **Outdated:** measured on {when}, before the fully pretrained default model "
+                       "and the current defaults (`epochs=50`, `drop_mult=0.3`); to be re-run.")
+    for prefix, (changed, what) in CODE_CHANGED.items():
+        if stem.startswith(prefix) and when and when < changed:
+            banners.append(f"> **Outdated:** measured on {when}, before {what}; to be re-run.")
+    extra = [f"![{Path(n).stem}](../benchmarks/results/{n})" for n in figures
+             if f"(../benchmarks/results/{n})" not in rest]
+    return "\n\n".join([head, *banners, rest.strip(), *extra]).strip()
+
+
 def main() -> int:
     pages = sorted(RESULTS.glob("*.md"), key=lambda p: (next((i for i, n in enumerate(ORDER)
                                                               if p.stem.startswith(n)), len(ORDER)), p.stem))
+    stems = [p.stem for p in pages]
+    figures: dict[str, list[str]] = {}
+    for png in sorted(RESULTS.glob("*.png")):
+        owner = page_owner(png.stem, stems)
+        if owner:
+            figures.setdefault(owner, []).append(png.name)
     parts = [INTRO, full_run_status()]
     digest = accuracy_summary()
     if digest:
         parts.append(digest)
     for page in pages:
-        text = page.read_text(encoding="utf-8").strip()
-        text = text.replace("\n# ", "\n### ").replace("# ", "## ", 1) if text.startswith("# ") else text
-        when = _measured_at(page)
-        if when and when < MODEL_CHANGED and not page.stem.startswith(MODEL_FREE):
-            head, _, rest = text.partition("\n")
-            text = (f"{head}\n\n> **Outdated:** measured on {when}, before the fully pretrained default model "
-                    "and the current defaults (`epochs=50`, `drop_mult=0.3`); to be re-run.\n{rest}")
-        for prefix, (changed, what) in CODE_CHANGED.items():
-            if page.stem.startswith(prefix) and when and when < changed:
-                head, _, rest = text.partition("\n")
-                text = f"{head}\n\n> **Outdated:** measured on {when}, before {what}; to be re-run.\n{rest}"
-        parts.append(text)
-        for png in sorted(RESULTS.glob(f"{page.stem}*.png")):
-            parts.append(f"![{png.stem}](../benchmarks/results/{png.name})")
+        parts.append(render_page(page.stem, page.read_text(encoding="utf-8"), figures.get(page.stem, []),
+                                 _measured_at(page)))
     DOC.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
     print(f"wrote {DOC} from {len(pages)} result pages")
     return 0

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
          "Seed s draws the subset and is random_state of both arms."),
         f"Paired difference (random init - pretrained): {B.pm(dm, ds)} points of test error.",
         "std: sample standard deviation over seeds (ddof=1).",
-        (f"ULMFiT parameters: library defaults except {dict(B.parse_sets(args.sets), **epoch_params) or 'none'}; "
+        (f"ULMFiT parameters: {B.defaults_note(dict(B.parse_sets(args.sets), **epoch_params))}; "
          f"pretrained={args.pretrained!r} vs pretrained=None."),
         ("Paper (Table 4, TREC-6 validation error, full 5.5k training set, not comparable in level): "
          f"{B.PAPER_TREC6_VALID['table4']['without pretraining']} without vs "

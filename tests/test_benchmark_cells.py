@@ -70,3 +70,13 @@ def test_compute_note_sums_each_runs_own_time(bench, tmp_path):
     note = bench.compute_note(runs, second)
     assert "2 runs" in note and "3.0 min" in note  # (90 + 30 + 50 + 10) s
     assert "1 of them read back" in note and "1 run in this one" in note
+
+
+def test_result_notes_name_the_command_from_the_repo_root(bench):
+    common = sys.modules["_common"]
+    root = common.RESULTS.parents[1]
+    assert common.command_line([str(root / "benchmarks" / "low_shot.py"), "--quick"]) == \
+        "python benchmarks/low_shot.py --quick"
+    assert common.command_line(["benchmarks/speed.py"]) == "python benchmarks/speed.py"
+    assert bench.defaults_note({}) == "library defaults"
+    assert bench.defaults_note({"epochs": 6}) == "library defaults except {'epochs': 6}"

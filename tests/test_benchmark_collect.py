@@ -26,6 +26,30 @@ def test_accuracy_summary_from_full_run(tmp_path, monkeypatch):
         sys.modules.pop("collect", None)
 
 
+def test_render_page_keeps_full_and_quick_apart_and_links_figures(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import collect
+
+    try:
+        stems = ["low_shot", "low_shot_quick", "speed"]
+        assert collect.page_owner("low_shot_quick_trec6", stems) == "low_shot_quick"
+        assert collect.page_owner("low_shot_ag", stems) == "low_shot"
+        assert collect.page_owner("other", stems) is None
+        page = "# Low-shot\n\nCommand: x\n\n## Part 2\n\n![trec6](low_shot_trec6.png)\n"
+        out = collect.render_page("low_shot", page, ["low_shot_trec6.png", "low_shot_ag.png"],
+                                  "2026-11-23 00:00:00")
+        assert out.startswith("## Low-shot (`low_shot`)")
+        assert "\n### Part 2\n" in out  # sub-headings move down with the title
+        assert "![trec6](../benchmarks/results/low_shot_trec6.png)" in out  # re-rooted, not repeated
+        assert out.count("low_shot_trec6.png") == 1
+        assert out.endswith("![low_shot_ag](../benchmarks/results/low_shot_ag.png)")  # not shown by the page
+        assert "Outdated" not in out
+        old = collect.render_page("speed", "# Speed\n\nrows", [], "2026-11-20 00:00:00")
+        assert "> **Outdated:** measured on 2026-11-20 00:00:00" in old
+    finally:
+        sys.modules.pop("collect", None)
+
+
 def test_full_run_status_names_what_is_missing(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     import collect
@@ -96,4 +120,24 @@ def test_finetune_check_measures_new_words(monkeypatch, tiny_lm_path):
         assert r["spread_pretrained"] > 0 and r["spread_new"] >= 0
     finally:
         for m in ("vocab_coverage", "_bench", "_common"):
+            sys.modules.pop(m, None)
+
+
+def test_rare_class_note_counts_predictions_of_the_rarest_test_class(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import low_shot
+
+    try:
+        words = {"a": "alpha apple", "b": "beta banana", "c": "gamma cherry"}
+        X = [f"{words[c]} {i}" for c in "abc" for i in range(20)]
+        y = [c for c in "abc" for _ in range(20)]
+        Xte = [words["a"]] + [words["b"]] * 10 + [words["c"]] * 10
+        yte = ["a"] + ["b"] * 10 + ["c"] * 10
+        note = low_shot.rare_class_note("toy", y, Xte, yte, [0, 1], [6, 30], X, stratified=False)
+        assert note.startswith("toy: the rarest test class, a, is 1 of 21 test texts (20 training texts)")
+        assert "labels as a on average 1 at 6, 1 at 30 test texts" in note  # separable: only the one 'a' text
+        assert low_shot.rare_class_note("toy", y, Xte[:11] + [words["a"]] * 9, yte[:11] + ["a"] * 9, [0], [6], X,
+                                        stratified=False) is None  # a and b 10 each: not skewed
+    finally:
+        for m in ("low_shot", "_bench"):
             sys.modules.pop(m, None)
