@@ -26,6 +26,7 @@ Data (all local, see shared/data/README.md):
     python benchmarks/accuracy.py --resume            # full: TREC-6 7 min, AG 19, IMDb subset 31, MR ~3.5 h (est.)
     python benchmarks/accuracy.py --quick             # 500/200 per dataset (IMDb 100/200), MR 2 folds
     python benchmarks/accuracy.py --datasets trec6 ag --set drop_mult=0.5
+    python benchmarks/accuracy.py --datasets imdb --methods ULMFiT --set lm_epochs=10 --name accuracy_imdb_lm10
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ SIZES = {  # (n_train, n_test) per dataset; None = all. imdb adds unsup; mr: (su
 def run_methods(args, seed: int, Xtr, ytr, Xte, yte, Xun, memory, epoch_params, bidi_note, cells) -> list[dict]:
     rows = []
     X_lm, y_lm = B.with_unlabelled(Xtr, ytr, Xun or [])
-    for method in METHODS:
+    for method in args.methods:
         if method == "TF-IDF + LR":
             r = B.fit_eval(B.tfidf_lr(seed), Xtr, ytr, Xte, yte, cells, method)
         elif method == "from scratch":
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--imdb-unsup", type=int, default=2000,
                    help="IMDb unsup reviews for LM fine-tuning (of 50,000; 0: none; default %(default)s)")
     p.add_argument("--mr-folds", type=int, default=10)
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), metavar="METHOD",
+                   help="which of %(choices)s to run (default: all)")
     args = p.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     sizes = dict(SIZES[mode])
@@ -194,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 setup += f" + {s['n_unlabelled']:,} unsup"
             if ds == "ag":
                 setup += " (split of AG test file)"
-        for method in METHODS:
+        for method in args.methods:
             rs = [r for r in all_rows if r["dataset"] == ds and r["method"] == method]
             errs = [r["error"] for r in rs if r.get("error") is not None]
             m, sd = B.mean_std(errs)
@@ -213,14 +216,15 @@ def main(argv: list[str] | None = None) -> int:
         ("Paper numbers (Tables 2 and 3) are bidirectional ULMFiT with a 400/1150 AWD-LSTM pretrained on "
          "WikiText-103, trained on the full training sets (AG: 120k articles; here 5,000 of its test file)."),
         "IMDb: the default run uses a stratified SUBSET (see train/test); the paper uses 25k/25k + 50k unsup.",
-        ("Bidirectional fit times exclude the forward LM fine-tuning (reused from the unidirectional run "
-         "through a shared memory= cache); the forward classifier is trained again."),
         f"TF-IDF + LR: {B.TFIDF_DESCRIPTION}. From scratch: pretrained=None, lm_epochs=0.",
         (f"ULMFiT parameters: {B.defaults_note(dict(B.parse_sets(args.sets), **epoch_params))}; "
          f"pretrained={args.pretrained!r}."),
         "Subsets: stratified random (seeded); MR folds: StratifiedKFold(shuffle=True, random_state=seed).",
         B.compute_note(all_rows, cells),
     ]
+    if {"ULMFiT", "ULMFiT bidirectional"} <= set(args.methods):
+        notes.insert(3, "Bidirectional fit times exclude the forward LM fine-tuning (reused from the unidirectional "
+                     "run through a shared memory= cache); the forward classifier is trained again.")
     if mode == "quick":
         notes.append("QUICK mode: 500 train / 200 test per dataset (IMDb 100/200, no unsup), MR 1,000 sentences "
                      "2-fold: a smoke-scale check, not an accuracy result.")
@@ -231,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     for n in notes:
         print(n)
-    write_results(name, {"mode": mode, "seeds": args.seeds, "datasets": args.datasets, "setups": setups,
+    write_results(name, {"mode": mode, "seeds": args.seeds, "datasets": args.datasets, "methods": args.methods,
+                         "setups": setups,
                          "skipped": skipped, "rows": table_rows, "runs": B.clean_rows(all_rows),
                          "paper_test_error": B.PAPER_TEST_ERROR, "paper_source": B.PAPER_SOURCE,
                          "wall_seconds": wall, "notes": notes, "resume": cells.summary()},
