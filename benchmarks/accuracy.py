@@ -23,7 +23,7 @@ Data (all local, see shared/data/README.md):
   ``load_ag_news_split`` gives 5,000 training / 2,600 test articles of it; the paper trains on 120k.
 * MR: 10,662 sentences, stratified 10-fold cross-validation (the paper does not report MR).
 
-    python benchmarks/accuracy.py --resume            # full: TREC-6 7 min, AG 19, IMDb subset 31, MR ~3.5 h (est.)
+    python benchmarks/accuracy.py --resume            # full: TREC-6 7 min, AG 19, IMDb 31, MR ~4.4 h (26 min/fold)
     python benchmarks/accuracy.py --quick             # 500/200 per dataset (IMDb 100/200), MR 2 folds
     python benchmarks/accuracy.py --datasets trec6 ag --set drop_mult=0.5
     python benchmarks/accuracy.py --datasets imdb --methods ULMFiT --set lm_epochs=10 --name accuracy_imdb_lm10

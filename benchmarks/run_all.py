@@ -16,9 +16,9 @@ Quick mode (classifiers train 20 epochs there; the library default is 50), measu
 
 Full mode, measured so far on 2 cores (2026-11-22, summed fit + predict time of each part's
 runs, as the pages' "Compute" notes give it; the parts were run as separate sittings with
-``--resume``): accuracy TREC-6 7 min, AG News 19 min, IMDb subset 31 min; ablations 81 min;
-speed 10 min wall. Not yet measured, estimated from those throughputs: accuracy MR 10-fold
-~3.5 h, low_shot TREC-6 + AG ~0.5 h and IMDb ~4 h; roughly 10 h in all on 2 CPU cores.
+``--resume``): accuracy TREC-6 7 min, AG News 19 min, IMDb subset 31 min; low_shot TREC-6 + AG
+39 min; ablations 81 min; speed 10 min wall. Not yet complete: accuracy MR 10-fold (its first
+fold took 26 min: ~4.4 h for ten) and low_shot IMDb (~4 h, estimated); roughly 11 h in all.
 """
 
 from __future__ import annotations
