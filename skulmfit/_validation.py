@@ -171,8 +171,9 @@ def check_targets(y: Any, n_samples: int) -> Targets:
         raise ValueError(f"Unknown label type: y of type {kind!r} is not supported; expected class labels")
     classes, encoded = np.unique(lab, return_inverse=True)
     if len(classes) < 2:
+        only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
         raise ValueError(
-            f"y has a single class ({classes[0]!r}) among the labelled rows: one class is not enough, a classifier "
+            f"y has a single class ({only!r}) among the labelled rows: one class is not enough, a classifier "
             "needs at least two classes"
         )
     return Targets("multiclass", labelled, classes, encoded.astype(np.int64))

@@ -152,7 +152,8 @@ GOOD_Y = ["animal", "animal", "thing", "thing", "person", "person"]
     (["ok", "ok", float("nan"), "ok", "ok", "ok"], GOOD_Y, ValueError, "missing value.*index 2"),
     ([], [], ValueError, "X is empty"),
     (GOOD_X, GOOD_Y[:-1], ValueError, "inconsistent lengths: 6 documents but 5 labels"),
-    (GOOD_X, ["a"] * 5 + [-1], ValueError, "single class"),
+    (GOOD_X, ["a"] * 5 + [-1], ValueError, r"single class \('a'\)"),  # the label, not np.str_('a')
+    (GOOD_X, [3] * 6, ValueError, r"single class \(3\)"),
     (GOOD_X, [-1] * 6, ValueError, "all rows are unlabelled"),
     (GOOD_X, [0.5, 1.2, 3.3, 0.1, 2.7, 1.9], ValueError, "continuous"),
     (GOOD_X, [0.0, 1.0, np.nan, 0.0, 1.0, 0.0], ValueError, "missing or non-finite value.*index 2"),
