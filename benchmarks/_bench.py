@@ -56,7 +56,7 @@ def add_common_args(p: argparse.ArgumentParser, seeds: Sequence[int] | None = (0
     p.add_argument("--no-plot", action="store_true", help="do not draw PNG figures")
     p.add_argument("--resume", action="store_true",
                    help="reuse the runs that an earlier, interrupted run of the same benchmark finished "
-                        "(each finished run is saved under results/.cells/NAME/, keyed by its estimator, "
+                        "(each finished run is saved under results/cells/SCRIPT/, keyed by its estimator, "
                         "model files and data); the long full runs can so be spread over several sittings")
 
 
@@ -205,16 +205,18 @@ def describe_estimator(est: Any) -> dict[str, Any]:
 
 
 class Cells:
-    """Finished runs of one benchmark, one JSON file each under ``results/.cells/NAME/``.
+    """Finished runs of one benchmark script, one small JSON file each under ``results/cells/SCRIPT/``.
 
-    Every run is saved when it finishes. With ``resume=True`` a run whose key (estimator, model
+    The folder is tracked by git (unlike the LM caches under ``results/.cells/``), so a run of many
+    hours spread over several sittings on different machines keeps every finished run once it is
+    committed. Every run is saved when it finishes. With ``resume=True`` a run whose key (estimator, model
     files, data and label) was already saved is read back instead of run again, so a benchmark
     killed after hours continues where it stopped. Without ``resume`` every run is done afresh
     (and saved again).
     """
 
     def __init__(self, name: str, resume: bool, root: str | os.PathLike[str] = RESULTS) -> None:
-        self.directory = Path(root) / ".cells" / name
+        self.directory = Path(root) / "cells" / name
         self.resume = resume
         self.reused = 0
         self.ran = 0
