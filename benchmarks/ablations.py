@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         return {"seed": seed, "n_train": len(Xs), "valid_error": val, "test_error": test, "fit_s": fit_s,
                 "n_iter": est.n_iter_}
 
-    cells = B.Cells(name, args.resume)
+    cells = B.Cells("ablations", args.resume)  # one folder per script: keys tell runs apart
     with B.temp_memory(name, args.resume) as cache_dir:
         memory = joblib.Memory(cache_dir, verbose=0)
         for seed in args.seeds:

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     all_rows: list[dict] = []
     setups: dict[str, dict] = {}
     skipped: dict[str, str] = {}
-    cells = B.Cells(name, args.resume)
+    cells = B.Cells("accuracy", args.resume)  # one folder per script: keys tell runs apart
     with B.temp_memory(name, args.resume) as cache_dir:
         memory = joblib.Memory(cache_dir, verbose=0)
         for ds in args.datasets:

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import joblib
 
-    cells = B.Cells(name, args.resume)
+    cells = B.Cells("epochs", args.resume)  # one folder per script: keys tell runs apart
     runs: list[dict] = []
     with B.temp_memory(name, args.resume) as cache_dir:
         memory = joblib.Memory(cache_dir, verbose=0)  # one LM fine-tuning per (subset, seed, lm_epochs)
