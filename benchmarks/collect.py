@@ -46,51 +46,76 @@ def _measured_at(page: Path) -> str:
         return ""
 
 
+# The full (not quick) runs the docs should have: benchmark -> (its pages, the datasets it covers
+# when complete). A run too long for one sitting may be split over pages, each made by the same
+# script with ``--datasets D --name PAGE --resume`` (its command is on the page).
+FULL_RUNS = {"accuracy": (("accuracy", "accuracy_mr"), ("trec6", "imdb", "ag", "mr")),
+             "low_shot": (("low_shot", "low_shot_imdb"), ("trec6", "imdb", "ag")),
+             "ablations": (("ablations",), ()),
+             "speed": (("speed",), ())}
+
+
+def full_pages(name: str, results: Path = RESULTS) -> list[tuple[str, dict]]:
+    """The pages of full run ``name`` that exist in ``results``, as (stem, parsed JSON), in order."""
+    out = []
+    for stem in FULL_RUNS[name][0]:
+        page = results / f"{stem}.json"
+        if page.exists():
+            out.append((stem, json.loads(page.read_text(encoding="utf-8"))))
+    return out
+
+
+def _covered(data: dict, wanted: tuple[str, ...]) -> list[str]:
+    return [d for d in data.get("datasets") or wanted if d not in (data.get("skipped") or {})]
+
+
 def accuracy_summary(results: Path = RESULTS) -> str | None:
-    """A one-table digest of the full accuracy run (``accuracy.json``): our test error next to the
-    paper's and the baselines', per dataset; None when the full run has not been made."""
-    page = results / "accuracy.json"
-    if not page.exists():
+    """A one-table digest of the full accuracy run (``accuracy.json``, and ``accuracy_mr.json`` where
+    MR ran apart): our test error next to the paper's and the baselines', per dataset; None when no
+    full run has been made. A dataset is taken from the first page that has rows for it."""
+    pages = full_pages("accuracy", results)
+    if not pages:
         return None
-    data = json.loads(page.read_text(encoding="utf-8"))
-    by = {(r["dataset"], r["method"]): r for r in data["rows"]}
     names = {"trec6": "TREC-6", "imdb": "IMDb", "ag": "AG News", "mr": "MR"}
     methods = ["ULMFiT", "ULMFiT bidirectional", "TF-IDF + LR", "from scratch"]
     lines = ["| dataset | train/test | " + " | ".join(methods) + " | paper (bidirectional) |",
              "|---|---|" + "---|" * (len(methods) + 1)]
-    for ds in data["datasets"]:
-        rows = [by.get((ds, m)) for m in methods]
-        if not any(rows):
-            continue
-        setup = next((r["train/test"] for r in rows if r and r.get("train/test")), "")
-        cells = [r["test error %"] if r else "" for r in rows]
-        lines.append(f"| {names.get(ds, ds)} | {setup} | " + " | ".join(cells)
-                     + f" | {data.get('paper_test_error', {}).get(ds, '')} |")
-    when = data["machine"]["date"]
+    seen: set[str] = set()
+    sources = []
+    for stem, data in pages:
+        by = {(r["dataset"], r["method"]): r for r in data["rows"]}
+        used = False
+        for ds in data["datasets"]:
+            rows = [by.get((ds, m)) for m in methods]
+            if ds in seen or not any(rows):
+                continue
+            seen.add(ds)
+            used = True
+            setup = next((r["train/test"] for r in rows if r and r.get("train/test")), "")
+            cells = [r["test error %"] if r else "" for r in rows]
+            lines.append(f"| {names.get(ds, ds)} | {setup} | " + " | ".join(cells)
+                         + f" | {data.get('paper_test_error', {}).get(ds, '')} |")
+        if used:
+            sources.append(f"`benchmarks/results/{stem}.md` of {data['machine']['date']}")
     return ("## Summary: test error % against the paper\n\n"
-            f"From the full accuracy run of {when} (`benchmarks/results/accuracy.md`, details and notes "
-            "below); the paper's model is 400/1150/3 pretrained on WikiText-103, ours the shipped 64/128/3 "
-            "default.\n\n" + "\n".join(lines))
-
-
-# The full (not quick) runs the docs should have, and the datasets each covers when complete.
-FULL_RUNS = {"accuracy": ("trec6", "imdb", "ag", "mr"), "low_shot": ("trec6", "imdb", "ag"), "ablations": (),
-             "speed": ()}
+            f"From the full accuracy run ({'; '.join(sources)}; details and notes below); the paper's model "
+            "is 400/1150/3 pretrained on WikiText-103, ours the shipped 64/128/3 default.\n\n" + "\n".join(lines))
 
 
 def full_run_status(results: Path = RESULTS) -> str:
     """Which full benchmark runs are in ``results`` (and which of their datasets), which are not yet."""
     lines = []
-    for name, wanted in FULL_RUNS.items():
-        page = results / f"{name}.json"
-        if not page.exists():
+    for name, (_, wanted) in FULL_RUNS.items():
+        pages = full_pages(name, results)
+        if not pages:
             lines.append(f"| {name} | not yet run | |")
             continue
-        data = json.loads(page.read_text(encoding="utf-8"))
-        done = [d for d in data.get("datasets") or wanted if d not in (data.get("skipped") or {})]
+        done = [d for d in wanted if any(d in _covered(data, wanted) for _, data in pages)]
         missing = [d for d in wanted if d not in done]
         state = "complete" if not missing else "partial: " + ", ".join(done) + "; still to run: " + ", ".join(missing)
-        lines.append(f"| {name} | {state} | {data['machine']['date']} |")
+        when = "; ".join(f"{data['machine']['date']}" + (f" (`{stem}`)" if len(pages) > 1 else "")
+                         for stem, data in pages)
+        lines.append(f"| {name} | {state} | {when} |")
     return ("## Status of the full runs\n\n| benchmark | state | measured |\n|---|---|---|\n" + "\n".join(lines)
             + "\n\nThe full runs take hours on 2 CPU cores and are spread over several sittings with `--resume`; "
             "until a full run is complete, its quick-mode page below is the only one for the missing parts.")

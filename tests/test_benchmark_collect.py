@@ -64,6 +64,35 @@ def test_full_run_status_names_what_is_missing(tmp_path, monkeypatch):
         assert "| accuracy | partial: trec6, ag; still to run: imdb, mr | 2026-11-22 02:35:46 UTC |" in text
         assert "| low_shot | not yet run | |" in text
         assert "| speed | complete | 2026-11-22 04:00:00 UTC |" in text
+        # MR run apart (--datasets mr --name accuracy_mr): the two pages together complete it
+        (tmp_path / "accuracy_mr.json").write_text(json.dumps({
+            "datasets": ["mr"], "skipped": {}, "machine": {"date": "2026-11-30 16:00:00 UTC"}}), encoding="utf-8")
+        text = collect.full_run_status(tmp_path)
+        assert "| accuracy | partial: trec6, ag, mr; still to run: imdb |" in text
+        assert "2026-11-22 02:35:46 UTC (`accuracy`); 2026-11-30 16:00:00 UTC (`accuracy_mr`)" in text
+    finally:
+        sys.modules.pop("collect", None)
+
+
+def test_accuracy_summary_joins_a_dataset_run_apart(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import collect
+
+    try:
+        def page(stem, ds, errs, date):
+            rows = [{"dataset": ds, "method": m, "train/test": "n", "test error %": e}
+                    for m, e in zip(["ULMFiT", "ULMFiT bidirectional", "TF-IDF + LR", "from scratch"], errs)]
+            (tmp_path / f"{stem}.json").write_text(json.dumps({
+                "datasets": [ds], "rows": rows, "paper_test_error": {"trec6": 3.6},
+                "machine": {"date": date}}), encoding="utf-8")
+
+        page("accuracy_mr", "mr", ["20.1", "19.0", "22.0", "25.0"], "2026-11-30 16:00:00 UTC")
+        page("accuracy", "trec6", ["4.40", "4.00", "9.80", "12.00"], "2026-11-22 03:00:00 UTC")
+        text = collect.accuracy_summary(tmp_path)
+        lines = text.splitlines()
+        trec = lines.index("| TREC-6 | n | 4.40 | 4.00 | 9.80 | 12.00 | 3.6 |")
+        assert lines[trec + 1] == "| MR | n | 20.1 | 19.0 | 22.0 | 25.0 |  |"  # after accuracy.json's rows
+        assert "`benchmarks/results/accuracy_mr.md` of 2026-11-30 16:00:00 UTC" in text
     finally:
         sys.modules.pop("collect", None)
 
@@ -87,22 +116,27 @@ def test_vocab_coverage_counts_tokens_and_types(monkeypatch):
 
 
 def test_readme_accuracy_table_matches_the_results():
-    """The README's accuracy table quotes benchmarks/results/accuracy.json (the full run) exactly."""
+    """The README's accuracy table quotes the full run's pages (accuracy.json, accuracy_mr.json) exactly,
+    one line per dataset they hold."""
     root = BENCH.parent
-    data = json.loads((root / "benchmarks" / "results" / "accuracy.json").read_text(encoding="utf-8"))
-    measured = {(r["dataset"], r["method"]): r["test error %"] for r in data["rows"]}
+    measured = {}
+    for stem in ("accuracy", "accuracy_mr"):
+        page = root / "benchmarks" / "results" / f"{stem}.json"
+        if page.exists():
+            for r in json.loads(page.read_text(encoding="utf-8"))["rows"]:
+                measured.setdefault((r["dataset"], r["method"]), r["test error %"])
     readme = (root / "README.md").read_text(encoding="utf-8")
-    names = {"TREC-6": "trec6", "AG News": "ag", "IMDb": "imdb"}
+    names = {"TREC-6": "trec6", "AG News": "ag", "IMDb": "imdb", "MR": "mr"}
     methods = ["ULMFiT", "ULMFiT bidirectional", "TF-IDF + LR", "from scratch"]
-    checked = 0
+    checked = set()
     for line in readme.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         ds = next((v for k, v in names.items() if cells[0].startswith(k + " (")), None)
         if ds is None or len(cells) < 5:
             continue
         assert cells[1:5] == [measured[(ds, m)] for m in methods], line
-        checked += 1
-    assert checked == 3
+        checked.add(ds)
+    assert checked == {ds for ds, _ in measured}
 
 
 def test_finetune_check_measures_new_words(monkeypatch, tiny_lm_path):
