@@ -24,6 +24,7 @@ Data (all local, see shared/data/README.md):
 * MR: 10,662 sentences, stratified 10-fold cross-validation (the paper does not report MR).
 
     python benchmarks/accuracy.py --resume            # full: TREC-6 7 min, AG 19, IMDb 31, MR ~4.4 h (26 min/fold)
+    python benchmarks/accuracy.py --datasets mr --name accuracy_mr --resume   # MR alone, on its own page
     python benchmarks/accuracy.py --quick             # 500/200 per dataset (IMDb 100/200), MR 2 folds
     python benchmarks/accuracy.py --datasets trec6 ag --set drop_mult=0.5
     python benchmarks/accuracy.py --datasets imdb --methods ULMFiT --set lm_epochs=10 --name accuracy_imdb_lm10
