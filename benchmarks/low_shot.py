@@ -239,14 +239,19 @@ def main(argv: list[str] | None = None) -> int:
         (f"Mode: {mode}; seeds {args.seeds}; {args.sampling} labelled subsets; test error % (mean ± sample std "
          f"over seeds); wall time {wall:.0f} s."),
         "Semi-supervised LM corpus: " + "; ".join(f"{ds}: {s['semi_lm_corpus']}" for ds, s in setups.items()) + ".",
-        ("AG: the 'training set' is the 5,000-article part of load_ag_news_split (AG's 120k training file is "
-         "missing); its 2,600 articles are the test set."),
         f"TF-IDF + LR: {B.TFIDF_DESCRIPTION}. From scratch: pretrained=None, lm_epochs=0.",
         (f"ULMFiT parameters: {B.defaults_note(dict(B.parse_sets(args.sets), **epoch_params))}; "
          f"pretrained={args.pretrained!r}."),
         ("The paper's Figure 3 shows validation error with a 400/1150 model pretrained on WikiText-103, "
          "and 50k (IMDb) / 100k (AG) unlabelled texts; no numbers are given in the text."),
     ]
+    if "ag" in setups:
+        notes.insert(2, "AG: the 'training set' is the 5,000-article part of load_ag_news_split (AG's 120k training "
+                     "file is missing); its 2,600 articles are the test set.")
+    if "imdb" in setups:
+        notes.insert(2, f"IMDb: labelled subsets of the 25,000 training reviews; test: a stratified "
+                     f"{setups['imdb']['n_test']:,} of the 25,000 test reviews (--imdb-test); the paper uses "
+                     "all 25,000 and 50,000 unsup reviews.")
     notes += [s["rare_class_note"] for s in setups.values() if s.get("rare_class_note")]
     notes.append(B.compute_note(runs, cells))
     if skipped:
