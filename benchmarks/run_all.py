@@ -17,8 +17,11 @@ Quick mode (classifiers train 20 epochs there; the library default is 50), measu
 Full mode, measured so far on 2 cores (2026-11-22, summed fit + predict time of each part's
 runs, as the pages' "Compute" notes give it; the parts were run as separate sittings with
 ``--resume``): accuracy TREC-6 7 min, AG News 19 min, IMDb subset 31 min; low_shot TREC-6 + AG
-39 min; ablations 81 min; speed 10 min wall. Not yet complete: accuracy MR 10-fold (its first
-fold took 26 min: ~4.4 h for ten) and low_shot IMDb (~4 h, estimated); roughly 11 h in all.
+39 min; ablations 81 min; speed 10 min wall. Not yet complete (2026-11-30): accuracy MR 10-fold
+(22-27 min a fold: ~4 h for ten) and low_shot IMDb (67-71 min a seed: ~3.5 h for three), each
+runnable alone on its own page (see accuracy.py and low_shot.py); roughly 10 h in all. Two such
+jobs side by side, one with ``--threads 1``, keep both cores busy (one 2-thread job of the small
+default model used about 1.3).
 """
 
 from __future__ import annotations
