@@ -3,98 +3,83 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+METHODS = ["ULMFiT", "ULMFiT bidirectional", "TF-IDF + LR", "from scratch"]
 
 
-def test_accuracy_summary_from_full_run(tmp_path, monkeypatch):
+@pytest.fixture
+def collect(monkeypatch):
+    """benchmarks/collect.py, imported from the benchmarks folder and forgotten afterwards."""
     monkeypatch.syspath_prepend(str(BENCH))
-    import collect
+    import collect as module
 
-    try:
-        assert collect.accuracy_summary(tmp_path) is None  # no full run yet: no summary
-        rows = [{"dataset": "trec6", "method": m, "train/test": "5,452/500", "test error %": e}
-                for m, e in [("ULMFiT", "4.40"), ("ULMFiT bidirectional", "4.00"), ("TF-IDF + LR", "9.80"),
-                             ("from scratch", "12.00")]]
-        (tmp_path / "accuracy.json").write_text(json.dumps({
-            "datasets": ["trec6", "imdb"], "rows": rows, "paper_test_error": {"trec6": 3.6, "imdb": 4.6},
-            "machine": {"date": "2026-11-22 03:00:00 UTC"}}), encoding="utf-8")
-        text = collect.accuracy_summary(tmp_path)
-        assert "| TREC-6 | 5,452/500 | 4.40 | 4.00 | 9.80 | 12.00 | 3.6 |" in text
-        assert "IMDb" not in text  # a dataset without rows is left out
-        assert "2026-11-22 03:00:00 UTC" in text
-    finally:
-        sys.modules.pop("collect", None)
+    yield module
+    sys.modules.pop("collect", None)
 
 
-def test_render_page_keeps_full_and_quick_apart_and_links_figures(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    import collect
-
-    try:
-        stems = ["low_shot", "low_shot_quick", "speed"]
-        assert collect.page_owner("low_shot_quick_trec6", stems) == "low_shot_quick"
-        assert collect.page_owner("low_shot_ag", stems) == "low_shot"
-        assert collect.page_owner("other", stems) is None
-        page = "# Low-shot\n\nCommand: x\n\n## Part 2\n\n![trec6](low_shot_trec6.png)\n"
-        out = collect.render_page("low_shot", page, ["low_shot_trec6.png", "low_shot_ag.png"],
-                                  "2026-11-23 00:00:00")
-        assert out.startswith("## Low-shot (`low_shot`)")
-        assert "\n### Part 2\n" in out  # sub-headings move down with the title
-        assert "![trec6](../benchmarks/results/low_shot_trec6.png)" in out  # re-rooted, not repeated
-        assert out.count("low_shot_trec6.png") == 1
-        assert out.endswith("![low_shot_ag](../benchmarks/results/low_shot_ag.png)")  # not shown by the page
-        assert "Outdated" not in out
-        old = collect.render_page("speed", "# Speed\n\nrows", [], "2026-11-20 00:00:00")
-        assert "> **Outdated:** measured on 2026-11-20 00:00:00" in old
-    finally:
-        sys.modules.pop("collect", None)
+def write_page(folder: Path, stem: str, date: str, **data) -> None:
+    """A result page's JSON as the benchmark scripts write it (only the fields collect.py reads)."""
+    (folder / f"{stem}.json").write_text(json.dumps({**data, "machine": {"date": date}}), encoding="utf-8")
 
 
-def test_full_run_status_names_what_is_missing(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    import collect
-
-    try:
-        (tmp_path / "accuracy.json").write_text(json.dumps({
-            "datasets": ["trec6", "ag"], "skipped": {}, "machine": {"date": "2026-11-22 02:35:46 UTC"}}),
-            encoding="utf-8")
-        (tmp_path / "speed.json").write_text(json.dumps({"machine": {"date": "2026-11-22 04:00:00 UTC"}}),
-                                             encoding="utf-8")
-        text = collect.full_run_status(tmp_path)
-        assert "| accuracy | partial: trec6, ag; still to run: imdb, mr | 2026-11-22 02:35:46 UTC |" in text
-        assert "| low_shot | not yet run | |" in text
-        assert "| speed | complete | 2026-11-22 04:00:00 UTC |" in text
-        # MR run apart (--datasets mr --name accuracy_mr): the two pages together complete it
-        (tmp_path / "accuracy_mr.json").write_text(json.dumps({
-            "datasets": ["mr"], "skipped": {}, "machine": {"date": "2026-11-30 16:00:00 UTC"}}), encoding="utf-8")
-        text = collect.full_run_status(tmp_path)
-        assert "| accuracy | partial: trec6, ag, mr; still to run: imdb |" in text
-        assert "2026-11-22 02:35:46 UTC (`accuracy`); 2026-11-30 16:00:00 UTC (`accuracy_mr`)" in text
-    finally:
-        sys.modules.pop("collect", None)
+def test_accuracy_summary_from_full_run(tmp_path, collect):
+    assert collect.accuracy_summary(tmp_path) is None  # no full run yet: no summary
+    rows = [{"dataset": "trec6", "method": m, "train/test": "5,452/500", "test error %": e}
+            for m, e in zip(METHODS, ["4.40", "4.00", "9.80", "12.00"])]
+    write_page(tmp_path, "accuracy", "2026-11-22 03:00:00 UTC", datasets=["trec6", "imdb"], rows=rows,
+               paper_test_error={"trec6": 3.6, "imdb": 4.6})
+    text = collect.accuracy_summary(tmp_path)
+    assert "| TREC-6 | 5,452/500 | 4.40 | 4.00 | 9.80 | 12.00 | 3.6 |" in text
+    assert "IMDb" not in text  # a dataset without rows is left out
+    assert "2026-11-22 03:00:00 UTC" in text
 
 
-def test_accuracy_summary_joins_a_dataset_run_apart(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    import collect
+def test_render_page_keeps_full_and_quick_apart_and_links_figures(collect):
+    stems = ["low_shot", "low_shot_quick", "speed"]
+    assert collect.page_owner("low_shot_quick_trec6", stems) == "low_shot_quick"
+    assert collect.page_owner("low_shot_ag", stems) == "low_shot"
+    assert collect.page_owner("other", stems) is None
+    page = "# Low-shot\n\nCommand: x\n\n## Part 2\n\n![trec6](low_shot_trec6.png)\n"
+    out = collect.render_page("low_shot", page, ["low_shot_trec6.png", "low_shot_ag.png"],
+                              "2026-11-23 00:00:00")
+    assert out.startswith("## Low-shot (`low_shot`)")
+    assert "\n### Part 2\n" in out  # sub-headings move down with the title
+    assert "![trec6](../benchmarks/results/low_shot_trec6.png)" in out  # re-rooted, not repeated
+    assert out.count("low_shot_trec6.png") == 1
+    assert out.endswith("![low_shot_ag](../benchmarks/results/low_shot_ag.png)")  # not shown by the page
+    assert "Outdated" not in out
+    old = collect.render_page("speed", "# Speed\n\nrows", [], "2026-11-20 00:00:00")
+    assert "> **Outdated:** measured on 2026-11-20 00:00:00" in old
 
-    try:
-        def page(stem, ds, errs, date):
-            rows = [{"dataset": ds, "method": m, "train/test": "n", "test error %": e}
-                    for m, e in zip(["ULMFiT", "ULMFiT bidirectional", "TF-IDF + LR", "from scratch"], errs)]
-            (tmp_path / f"{stem}.json").write_text(json.dumps({
-                "datasets": [ds], "rows": rows, "paper_test_error": {"trec6": 3.6},
-                "machine": {"date": date}}), encoding="utf-8")
 
-        page("accuracy_mr", "mr", ["20.1", "19.0", "22.0", "25.0"], "2026-11-30 16:00:00 UTC")
-        page("accuracy", "trec6", ["4.40", "4.00", "9.80", "12.00"], "2026-11-22 03:00:00 UTC")
-        text = collect.accuracy_summary(tmp_path)
-        lines = text.splitlines()
-        trec = lines.index("| TREC-6 | n | 4.40 | 4.00 | 9.80 | 12.00 | 3.6 |")
-        assert lines[trec + 1] == "| MR | n | 20.1 | 19.0 | 22.0 | 25.0 |  |"  # after accuracy.json's rows
-        assert "`benchmarks/results/accuracy_mr.md` of 2026-11-30 16:00:00 UTC" in text
-    finally:
-        sys.modules.pop("collect", None)
+def test_full_run_status_names_what_is_missing(tmp_path, collect):
+    write_page(tmp_path, "accuracy", "2026-11-22 02:35:46 UTC", datasets=["trec6", "ag"], skipped={})
+    write_page(tmp_path, "speed", "2026-11-22 04:00:00 UTC")
+    text = collect.full_run_status(tmp_path)
+    assert "| accuracy | partial: trec6, ag; still to run: imdb, mr | 2026-11-22 02:35:46 UTC |" in text
+    assert "| low_shot | not yet run | |" in text
+    assert "| speed | complete | 2026-11-22 04:00:00 UTC |" in text
+    # MR run apart (--datasets mr --name accuracy_mr): the two pages together complete it
+    write_page(tmp_path, "accuracy_mr", "2026-11-30 16:00:00 UTC", datasets=["mr"], skipped={})
+    text = collect.full_run_status(tmp_path)
+    assert "| accuracy | partial: trec6, ag, mr; still to run: imdb |" in text
+    assert "2026-11-22 02:35:46 UTC (`accuracy`); 2026-11-30 16:00:00 UTC (`accuracy_mr`)" in text
+
+
+def test_accuracy_summary_joins_a_dataset_run_apart(tmp_path, collect):
+    def page(stem, ds, errs, date):
+        rows = [{"dataset": ds, "method": m, "train/test": "n", "test error %": e} for m, e in zip(METHODS, errs)]
+        write_page(tmp_path, stem, date, datasets=[ds], rows=rows, paper_test_error={"trec6": 3.6})
+
+    page("accuracy_mr", "mr", ["20.1", "19.0", "22.0", "25.0"], "2026-11-30 16:00:00 UTC")
+    page("accuracy", "trec6", ["4.40", "4.00", "9.80", "12.00"], "2026-11-22 03:00:00 UTC")
+    text = collect.accuracy_summary(tmp_path)
+    lines = text.splitlines()
+    trec = lines.index("| TREC-6 | n | 4.40 | 4.00 | 9.80 | 12.00 | 3.6 |")
+    assert lines[trec + 1] == "| MR | n | 20.1 | 19.0 | 22.0 | 25.0 |  |"  # after accuracy.json's rows
+    assert "`benchmarks/results/accuracy_mr.md` of 2026-11-30 16:00:00 UTC" in text
 
 
 def test_vocab_coverage_counts_tokens_and_types(monkeypatch):
@@ -115,26 +100,24 @@ def test_vocab_coverage_counts_tokens_and_types(monkeypatch):
             sys.modules.pop(m, None)
 
 
-def test_readme_accuracy_table_matches_the_results():
+def test_readme_accuracy_table_matches_the_results(collect):
     """The README's accuracy table quotes the full run's pages (accuracy.json, accuracy_mr.json) exactly,
     one line per dataset they hold."""
-    root = BENCH.parent
+    pages = collect.full_pages("accuracy")
     measured = {}
-    for stem in ("accuracy", "accuracy_mr"):
-        page = root / "benchmarks" / "results" / f"{stem}.json"
-        if page.exists():
-            for r in json.loads(page.read_text(encoding="utf-8"))["rows"]:
-                measured.setdefault((r["dataset"], r["method"]), r["test error %"])
+    for _, data in pages:
+        for r in data["rows"]:
+            measured.setdefault((r["dataset"], r["method"]), r["test error %"])
+    root = BENCH.parent
     readme = (root / "README.md").read_text(encoding="utf-8")
     names = {"TREC-6": "trec6", "AG News": "ag", "IMDb": "imdb", "MR": "mr"}
-    methods = ["ULMFiT", "ULMFiT bidirectional", "TF-IDF + LR", "from scratch"]
     checked = set()
     for line in readme.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         ds = next((v for k, v in names.items() if cells[0].startswith(k + " (")), None)
         if ds is None or len(cells) < 5:
             continue
-        assert cells[1:5] == [measured[(ds, m)] for m in methods], line
+        assert cells[1:5] == [measured[(ds, m)] for m in METHODS], line
         checked.add(ds)
     assert checked == {ds for ds, _ in measured}
 
