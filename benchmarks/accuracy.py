@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         s = setups[ds]
         if ds == "mr":
-            setup = f"{s['n']} of 10,662, {s['folds']}-fold CV"
+            setup = (f"{s['n']:,}" + (" of 10,662" if s["n"] < 10662 else "")) + f", {s['folds']}-fold CV"
         else:
             setup = f"{s['n_train']:,}/{s['n_test']:,}"
             if s["n_train"] < s["of_train"] or s["n_test"] < s["of_test"]:

@@ -69,16 +69,17 @@ def test_full_run_status_names_what_is_missing(tmp_path, collect):
 
 
 def test_accuracy_summary_joins_a_dataset_run_apart(tmp_path, collect):
-    def page(stem, ds, errs, date):
-        rows = [{"dataset": ds, "method": m, "train/test": "n", "test error %": e} for m, e in zip(METHODS, errs)]
+    def page(stem, ds, errs, date, paper=""):
+        rows = [{"dataset": ds, "method": m, "train/test": "n", "test error %": e,
+                 "paper test error %": paper if m == "ULMFiT bidirectional" else ""} for m, e in zip(METHODS, errs)]
         write_page(tmp_path, stem, date, datasets=[ds], rows=rows, paper_test_error={"trec6": 3.6})
 
-    page("accuracy_mr", "mr", ["20.1", "19.0", "22.0", "25.0"], "2026-11-30 16:00:00 UTC")
+    page("accuracy_mr", "mr", ["20.1", "19.0", "22.0", "25.0"], "2026-11-30 16:00:00 UTC", paper="not reported")
     page("accuracy", "trec6", ["4.40", "4.00", "9.80", "12.00"], "2026-11-22 03:00:00 UTC")
     text = collect.accuracy_summary(tmp_path)
     lines = text.splitlines()
     trec = lines.index("| TREC-6 | n | 4.40 | 4.00 | 9.80 | 12.00 | 3.6 |")
-    assert lines[trec + 1] == "| MR | n | 20.1 | 19.0 | 22.0 | 25.0 |  |"  # after accuracy.json's rows
+    assert lines[trec + 1] == "| MR | n | 20.1 | 19.0 | 22.0 | 25.0 | not reported |"  # after accuracy.json's rows
     assert "`benchmarks/results/accuracy_mr.md` of 2026-11-30 16:00:00 UTC" in text
 
 
