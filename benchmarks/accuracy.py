@@ -23,7 +23,7 @@ Data (all local, see shared/data/README.md):
   ``load_ag_news_split`` gives 5,000 training / 2,600 test articles of it; the paper trains on 120k.
 * MR: 10,662 sentences, stratified 10-fold cross-validation (the paper does not report MR).
 
-    python benchmarks/accuracy.py --resume            # full: TREC-6 7 min, AG 19, IMDb 31, MR ~4 h (22-27 min a fold)
+    python benchmarks/accuracy.py --resume            # full: TREC-6 7 min, AG 19, IMDb 31, MR 3.6 h (22 min a fold)
     python benchmarks/accuracy.py --datasets mr --name accuracy_mr --resume   # MR alone, on its own page
     python benchmarks/accuracy.py --quick             # 500/200 per dataset (IMDb 100/200), MR 2 folds
     python benchmarks/accuracy.py --datasets trec6 ag --set drop_mult=0.5

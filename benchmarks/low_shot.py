@@ -17,8 +17,8 @@ split's 2,600 test articles (``load_ag_news_split``: only AG's 7,600-article tes
 here, so the "training set" is its 5,000-article part) and a stratified subset of the IMDb test
 set (``--imdb-test``, default 2,000 of 25,000). The paper reports validation error.
 
-    python benchmarks/low_shot.py --resume         # 3 datasets x 5 sizes x 3 seeds (TREC+AG 39 min, IMDb ~3.5 h)
-    python benchmarks/low_shot.py --datasets imdb --name low_shot_imdb --resume   # IMDb alone (67-71 min a seed)
+    python benchmarks/low_shot.py --resume         # 3 datasets x 5 sizes x 3 seeds (TREC+AG 39 min, IMDb 3.6 h)
+    python benchmarks/low_shot.py --datasets imdb --name low_shot_imdb --resume   # IMDb alone (72 min a seed)
     python benchmarks/low_shot.py --quick          # TREC-6, 50 and 200 labels, 1 seed, 1,000 unlabelled
     python benchmarks/low_shot.py --datasets trec6 ag --sizes 100 1000
 """

@@ -14,14 +14,13 @@ Quick mode (classifiers train 20 epochs there; the library default is 50), measu
 2026-11-22 with the fully pretrained default model: 686 s in all (pretraining_value 8 s, epochs
 17 s, accuracy 311 s, low_shot 18 s, ablations 126 s, speed 207 s).
 
-Full mode, measured so far on 2 cores (2026-11-22, summed fit + predict time of each part's
-runs, as the pages' "Compute" notes give it; the parts were run as separate sittings with
-``--resume``): accuracy TREC-6 7 min, AG News 19 min, IMDb subset 31 min; low_shot TREC-6 + AG
-39 min; ablations 81 min; speed 10 min wall. Not yet complete (2026-11-30): accuracy MR 10-fold
-(22-27 min a fold: ~4 h for ten) and low_shot IMDb (67-71 min a seed: ~3.5 h for three), each
-runnable alone on its own page (see accuracy.py and low_shot.py); roughly 10 h in all. Two such
-jobs side by side, one with ``--threads 1``, keep both cores busy (one 2-thread job of the small
-default model used about 1.3).
+Full mode, measured on 2 cores (summed fit + predict time of each part's runs, as the pages'
+"Compute" notes give it; the parts were run as separate sittings with ``--resume``): accuracy
+TREC-6 7 min, AG News 19 min, IMDb subset 31 min (2026-11-22), MR 10-fold 218 min (2026-11-30,
+22 min a fold); low_shot TREC-6 + AG 39 min (2026-11-22), IMDb 217 min (2026-11-30, 3 seeds);
+ablations 81 min; speed 10 min wall: about 10.4 h in all. MR and low-shot IMDb run alone on
+their own pages (see accuracy.py and low_shot.py); two such jobs side by side, one with
+``--threads 1``, keep both cores busy (one 2-thread job of the small default model used about 1.3).
 """
 
 from __future__ import annotations
