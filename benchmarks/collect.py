@@ -93,8 +93,7 @@ def accuracy_summary(results: Path = RESULTS) -> str | None:
             used = True
             setup = next((r["train/test"] for r in rows if r and r.get("train/test")), "")
             cells = [r["test error %"] if r else "" for r in rows]
-            paper = (by.get((ds, "ULMFiT bidirectional")) or {}).get("paper test error %") \
-                or data.get("paper_test_error", {}).get(ds, "")
+            paper = (by.get((ds, "ULMFiT bidirectional")) or {}).get("paper test error %", "")
             lines.append(f"| {names.get(ds, ds)} | {setup} | " + " | ".join(cells) + f" | {paper} |")
         if used:
             sources.append(f"`benchmarks/results/{stem}.md` of {data['machine']['date']}")
