@@ -271,7 +271,7 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
                 with torch.random.fork_rng(devices=[]):  # seeded head initialisation; global RNG untouched
                     torch.manual_seed(seed + 50 + i)
                     m = SequenceClassifier(lms[d].model.config, len(targets.classes))
-                m.encoder.load_state_dict(lms[d].model.encoder.state_dict())
+                m.encoder.load_state_dict(_encoder_state_in(lms[d], vocab))
                 models[d] = m
         labelled = np.flatnonzero(targets.labelled)
         target = targets.encoded
@@ -382,6 +382,15 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
             y_keep = np.asarray(list(y_keep))
         weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
         return float(accuracy_score(y_keep, pred, sample_weight=weight))
+
+
+def _encoder_state_in(lm: Any, vocab: Any) -> dict[str, torch.Tensor]:
+    """The LM's encoder weights with the embedding rows in ``vocab``'s order (a backward model
+    with an adaptive decoder may order the same task words differently from the forward one)."""
+    state = lm.model.encoder.state_dict()
+    if lm.vocab.itos != vocab.itos:
+        state["embedding.weight"] = state["embedding.weight"][[lm.vocab.stoi[t] for t in vocab.itos]]
+    return state
 
 
 def _accuracy(logits: np.ndarray, target: np.ndarray) -> float:

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from .adaptive import DEFAULT_CUTOFFS, DEFAULT_DIV_VALUE
+
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -57,8 +59,27 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--doc-sep", choices=("auto", "line", "blank"), default="auto", help="plain-text document separator")
     p.add_argument("--half", action="store_true", help="store the weights as fp16 (half the file size)")
     p.add_argument("--init", default=None, help="start from this model file's weights and vocabulary")
+    p.add_argument("--decoder", choices=("full", "adaptive"), default="full",
+                   help="output layer: the paper's full softmax tied to the embedding, or an adaptive softmax "
+                   "(much faster with a large vocabulary; default full)")
+    p.add_argument("--cutoffs", type=_int_list, default=list(DEFAULT_CUTOFFS),
+                   help="adaptive softmax: comma-separated cluster boundaries in vocabulary ranks "
+                   f"(default {','.join(map(str, DEFAULT_CUTOFFS))}; those above the vocabulary size are dropped)")
+    p.add_argument("--div-value", type=float, default=DEFAULT_DIV_VALUE,
+                   help=f"adaptive softmax: each tail cluster's projection is this many times narrower "
+                   f"(default {DEFAULT_DIV_VALUE:g})")
+    p.add_argument("--portable-checkpoint", action="store_true",
+                   help="also write MODEL.pt.portable at each checkpoint: half precision, no optimizer state, "
+                   "small enough to commit; --resume uses it when MODEL.pt.ckpt is absent (with a short warm-up)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_run_pretrain)
+
+
+def _int_list(value: str) -> list[int]:
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from None
 
 
 def _run_pretrain(args: argparse.Namespace) -> int:
@@ -72,7 +93,8 @@ def _run_pretrain(args: argparse.Namespace) -> int:
         device=args.device, checkpoint_every=args.checkpoint_every, resume=args.resume, seed=args.seed,
         jobs=args.jobs, threads=args.threads, cache_dir=args.cache_dir,
         exclude_ids=[s for s in args.exclude_ids.split(",") if s], doc_sep=args.doc_sep, half=args.half,
-        init=args.init, verbose=0 if args.quiet else 1, command=args.command_line,
+        init=args.init, decoder=args.decoder, cutoffs=args.cutoffs, div_value=args.div_value,
+        portable_checkpoint=args.portable_checkpoint, verbose=0 if args.quiet else 1, command=args.command_line,
     )
     card = pretrain(opts)
     if card:

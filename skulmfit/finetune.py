@@ -95,6 +95,7 @@ def finetune_lm(docs: list[list[str]], pretrained_path: str | None, pretrained_i
         else:
             ref = Path(scratch_reference) if scratch_reference else None
             lm = PretrainedLM(LanguageModel(scratch_config(settings, vocab, ref)), vocab, Tokenizer(), direction)
+        vocab = lm.vocab  # an adaptive decoder reorders the task vocabulary by cluster
         model = lm.model.to(dev)
         history: list[dict[str, Any]] = []
         n_steps = 0

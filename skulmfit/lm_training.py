@@ -75,9 +75,11 @@ def decoder_cross_entropy(model: LanguageModel, h: torch.Tensor, y: torch.Tensor
 
     On a CPU the loss is computed in chunks (:func:`~skulmfit.losses.linear_cross_entropy`),
     which is about twice as fast as forming the full logits; elsewhere the plain computation
-    is used (it runs under autocast on a GPU).
+    is used (it runs under autocast on a GPU). An adaptive decoder computes its exact loss itself.
     """
     dec = model.decoder
+    if model.adaptive:
+        return dec.nll(h.reshape(-1, h.size(-1)), y.reshape(-1))
     if h.device.type == "cpu" and h.dtype == torch.float32:
         return linear_cross_entropy(h.reshape(-1, h.size(-1)), dec.weight, dec.bias, y.reshape(-1))
     logits = dec(h)
@@ -146,6 +148,8 @@ class LMTrainer:
         via :attr:`ddp_model`); 0 / 1 when training in one process.
     """
 
+    WARMUP_STEPS = 100  # rate ramp after resuming without optimizer state
+
     def __init__(self, model: LanguageModel, train_ids: np.ndarray, config: LMTrainConfig,
                  device: torch.device, valid_ids: np.ndarray | None = None, verbose: int = 0,
                  rank: int = 0, world_size: int = 1, ddp_model: nn.Module | None = None) -> None:
@@ -179,20 +183,31 @@ class LMTrainer:
         self.history: list[dict[str, Any]] = []
         self.tokens_seen = 0
         self.train_seconds = 0.0
+        self.warmup_start: int | None = None  # step at which a rebuilt optimizer started
 
     # -- checkpointing -------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue: model, optimizer, position, RNGs, hidden state."""
+    def state_dict(self, portable: bool = False) -> dict[str, Any]:
+        """Everything needed to continue: model, optimizer, position, RNGs, hidden state.
+
+        ``portable=True`` leaves out the optimizer state and stores the weights and hidden state
+        in half precision: a small file that can travel (e.g. through git) between machines.
+        Resuming from it rebuilds the optimizer with a short warm-up (:attr:`WARMUP_STEPS`).
+        """
+        def conv(t: torch.Tensor) -> torch.Tensor:
+            t = t.detach().cpu()
+            return t.half() if portable and t.is_floating_point() else t
+
         state = {
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer": _to_cpu(self.optimizer.state_dict()),
+            "model": {k: conv(v) for k, v in self.model.state_dict().items()},
+            "optimizer": None if portable else _to_cpu(self.optimizer.state_dict()),
+            "warmup_start": self.warmup_start,
             "progress": self.progress,
             "step": self.step,
             "tokens_seen": self.tokens_seen,
             "train_seconds": self.train_seconds,
             "rng": _encode_rng(self.rng),
             "torch_rng": torch.get_rng_state(),
-            "hidden": None if self.hidden is None else [(h.cpu(), c.cpu()) for h, c in self.hidden],
+            "hidden": None if self.hidden is None else [(conv(h), conv(c)) for h, c in self.hidden],
             "history": self.history,
             "config": asdict(self.config),
         }
@@ -201,9 +216,18 @@ class LMTrainer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict` (the model must have the same architecture)."""
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        """Restore from :meth:`state_dict` (the model must have the same architecture).
+
+        A state without optimizer (``portable=True``) starts a fresh optimizer whose rates ramp
+        up linearly over :attr:`WARMUP_STEPS` steps, so Adam's moment estimates settle before
+        full-size steps are taken.
+        """
+        self.model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
+        if state.get("optimizer") is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.warmup_start = state.get("warmup_start")
+        else:
+            self.warmup_start = int(state["step"])
         self.progress = int(state["progress"])
         self.step = int(state["step"])
         self.tokens_seen = int(state["tokens_seen"])
@@ -213,7 +237,8 @@ class LMTrainer:
         if self.device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         hidden = state.get("hidden")
-        self.hidden = None if hidden is None else [(h.to(self.device), c.to(self.device)) for h, c in hidden]
+        self.hidden = None if hidden is None else [(h.float().to(self.device), c.float().to(self.device))
+                                                   for h, c in hidden]
         self.history = list(state["history"])
 
     # -- training --------------------------------------------------------------------------
@@ -233,7 +258,7 @@ class LMTrainer:
         x, y = self.stream.batch(col, seq_len)
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-            g["lr"] = self.schedule(self.progress, self.total_cols, base) * seq_len / cfg.bptt
+            g["lr"] = self.schedule(self.progress, self.total_cols, base) * seq_len / cfg.bptt * self._warmup_factor()
         self.net.train()
         use_amp = cfg.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -254,6 +279,15 @@ class LMTrainer:
         self.step += 1
         self.tokens_seen += x.numel() * self.world_size
         return float(ce.detach())
+
+    def _warmup_factor(self) -> float:
+        if self.warmup_start is None:
+            return 1.0
+        done = self.step - self.warmup_start
+        if done >= self.WARMUP_STEPS:
+            self.warmup_start = None
+            return 1.0
+        return (done + 1) / self.WARMUP_STEPS
 
     def run(self, checkpoint: Callable[[LMTrainer], None] | None = None,
             checkpoint_every: float | None = None) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .adaptive import AdaptiveDecoder, check_cutoffs
 from .regularizers import (
     EmbeddingDropout,
     LockedDropout,
@@ -26,7 +27,9 @@ class AWDLSTMConfig:
     """Architecture of an AWD-LSTM. Defaults are the paper's (ULMFiT, Sec. 4).
 
     The five dropout probabilities are the paper's classifier values; ``drop_mult`` arguments
-    elsewhere scale all five at once.
+    elsewhere scale all five at once. ``decoder='full'`` is the paper's softmax tied to the
+    embedding; ``decoder='adaptive'`` an untied adaptive softmax (:mod:`skulmfit.adaptive`) with
+    clusters at ``cutoffs`` and tail projections of ``tail_widths`` units.
     """
 
     vocab_size: int
@@ -39,19 +42,38 @@ class AWDLSTMConfig:
     hidden_p: float = 0.3
     weight_p: float = 0.5
     output_p: float = 0.4
+    decoder: str = "full"
+    cutoffs: list[int] | None = None
+    tail_widths: list[int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "emb_size", "hidden_size", "n_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.decoder not in ("full", "adaptive"):
+            raise ValueError(f"decoder must be 'full' or 'adaptive', got {self.decoder!r}")
+        if self.decoder == "adaptive":
+            if not self.cutoffs or not self.tail_widths:
+                raise ValueError("an adaptive decoder needs cutoffs and tail_widths")
+            self.cutoffs = check_cutoffs(self.cutoffs, self.vocab_size)
+            self.tail_widths = [int(w) for w in self.tail_widths]
+            if len(self.tail_widths) != len(self.cutoffs) or min(self.tail_widths) < 1:
+                raise ValueError(f"need one positive tail width per cutoff, got {self.tail_widths}")
+        elif self.cutoffs is not None or self.tail_widths is not None:
+            raise ValueError("cutoffs and tail_widths apply to decoder='adaptive' only")
         check_dropouts(
             embed_p=self.embed_p, input_p=self.input_p, hidden_p=self.hidden_p,
             weight_p=self.weight_p, output_p=self.output_p,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain-data form; a full-softmax config leaves out the adaptive-only keys."""
+        d = asdict(self)
+        if self.decoder == "full":
+            for k in ("decoder", "cutoffs", "tail_widths"):
+                del d[k]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AWDLSTMConfig:
@@ -133,15 +155,29 @@ class AWDLSTM(nn.Module):
 
 
 class LanguageModel(nn.Module):
-    """AWD-LSTM encoder plus a linear decoder tied to the embedding."""
+    """AWD-LSTM encoder plus a decoder: linear and tied to the embedding, or adaptive."""
 
     def __init__(self, config: AWDLSTMConfig) -> None:
         super().__init__()
         self.encoder = AWDLSTM(config)
         self.output_dropout = LockedDropout(config.output_p)
-        self.decoder = nn.Linear(config.emb_size, config.vocab_size)
-        self.decoder.weight = self.encoder.embedding.weight
-        nn.init.zeros_(self.decoder.bias)
+        self.decoder: nn.Linear | AdaptiveDecoder
+        if config.decoder == "adaptive":
+            self.decoder = AdaptiveDecoder(config.emb_size, config.vocab_size, config.cutoffs, config.tail_widths)
+        else:
+            self.decoder = nn.Linear(config.emb_size, config.vocab_size)
+            self.decoder.weight = self.encoder.embedding.weight
+            nn.init.zeros_(self.decoder.bias)
+
+    @property
+    def adaptive(self) -> bool:
+        return isinstance(self.decoder, AdaptiveDecoder)
+
+    def log_probs(self, h: Tensor) -> Tensor:
+        """Log-probabilities over the vocabulary for decoder inputs ``h`` (..., D)."""
+        if isinstance(self.decoder, AdaptiveDecoder):
+            return self.decoder.log_prob_all(h)
+        return torch.log_softmax(self.decoder(h).float(), dim=-1)
 
     @property
     def config(self) -> AWDLSTMConfig:
@@ -157,18 +193,24 @@ class LanguageModel(nn.Module):
                 decode: bool = True) -> tuple[Tensor, Tensor, Tensor, State]:
         """Return ``(logits, raw_last, dropped_last, new_state)``; logits are ``(B, T, V)``.
 
-        With ``decode=False`` the decoder is skipped and the first element is ``None``: the
-        caller applies the decoder itself (the chunked LM loss does).
+        With an adaptive decoder the "logits" are log-probabilities (a softmax of either gives
+        the same distribution). With ``decode=False`` the decoder is skipped and the first element
+        is ``None``: the caller applies the decoder itself (the chunked LM loss does).
         """
         raw, _, new_state = self.encoder(ids, state)
         dropped_last = self.output_dropout(raw[-1])
-        logits = self.decoder(dropped_last) if decode else None
+        logits = None
+        if decode:
+            logits = self.log_probs(dropped_last) if self.adaptive else self.decoder(dropped_last)
         return logits, raw[-1], dropped_last, new_state
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Parameter groups bottom to top: one per LSTM layer, then embedding + decoder."""
         groups = [list(r.parameters()) for r in self.encoder.rnns]
-        groups.append([self.encoder.embedding.weight, self.decoder.bias])
+        if self.adaptive:
+            groups.append([self.encoder.embedding.weight, *self.decoder.parameters()])
+        else:
+            groups.append([self.encoder.embedding.weight, self.decoder.bias])
         return groups
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from ._version import __version__
+from .adaptive import transfer_adaptive
 from .exceptions import ModelFileError
 from .model import AWDLSTMConfig, LanguageModel
 from .tokenizer import Tokenizer
@@ -164,30 +165,40 @@ def transfer_vocab(lm: PretrainedLM, new_vocab: Vocab) -> PretrainedLM:
     """Move a language model onto ``new_vocab``.
 
     Rows of words in both vocabularies are copied; new words start at the mean embedding row
-    (and the mean decoder bias). Returns a new :class:`PretrainedLM`; the input is unchanged.
+    (and the mean decoder bias). With an adaptive decoder the task vocabulary is reordered so
+    that each known word stays in its pretrained cluster, and new words join the last cluster
+    (at that cluster's mean output row); the returned model's ``vocab`` is that order. Returns a
+    new :class:`PretrainedLM`; the input is unchanged.
     """
     old_w = lm.model.encoder.embedding.weight.detach()
-    old_b = lm.model.decoder.bias.detach()
-    config = AWDLSTMConfig.from_dict({**lm.model.config.to_dict(), "vocab_size": len(new_vocab),
-                                      "pad_idx": new_vocab.pad_idx})
+    mean_w = old_w.mean(0)
+    base = lm.model.config.to_dict()
+    if lm.model.adaptive:
+        itos, decoder, old_ids = transfer_adaptive(lm.model.decoder, lm.vocab.itos, new_vocab.itos,
+                                                   lm.model.config.emb_size)
+        new_vocab = Vocab(itos)
+        base.update(cutoffs=decoder.cutoffs[:-1], tail_widths=decoder.tail_widths)
+    else:
+        old_ids = [lm.vocab.stoi.get(tok) for tok in new_vocab.itos]
+    config = AWDLSTMConfig.from_dict({**base, "vocab_size": len(new_vocab), "pad_idx": new_vocab.pad_idx})
     model = LanguageModel(config)
     state = {k: v.clone() for k, v in lm.model.state_dict().items()
              if not k.startswith(("encoder.embedding", "decoder"))}
-    mean_w, mean_b = old_w.mean(0), old_b.mean()
+    new_idx = [i for i, j in enumerate(old_ids) if j is not None]
+    old_idx = [old_ids[i] for i in new_idx]
     new_w = mean_w.repeat(len(new_vocab), 1)
-    new_b = mean_b.repeat(len(new_vocab))
-    old_idx, new_idx = [], []
-    for i, tok in enumerate(new_vocab.itos):
-        j = lm.vocab.stoi.get(tok)
-        if j is not None:
-            old_idx.append(j)
-            new_idx.append(i)
     if new_idx:
         new_w[new_idx] = old_w[old_idx]
-        new_b[new_idx] = old_b[old_idx]
     state["encoder.embedding.weight"] = new_w
-    state["decoder.bias"] = new_b
-    state["decoder.weight"] = new_w
+    if lm.model.adaptive:
+        state.update({f"decoder.{k}": v for k, v in decoder.state_dict().items()})
+    else:
+        old_b = lm.model.decoder.bias.detach()
+        new_b = old_b.mean().repeat(len(new_vocab))
+        if new_idx:
+            new_b[new_idx] = old_b[old_idx]
+        state["decoder.bias"] = new_b
+        state["decoder.weight"] = new_w
     model.load_state_dict(state)
     meta = {**lm.meta, "vocab_transfer": {"shared": len(new_idx), "new": len(new_vocab) - len(new_idx)}}
     return PretrainedLM(model, new_vocab, lm.tokenizer, lm.direction, meta)

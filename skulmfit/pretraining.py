@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from ._version import __version__
+from .adaptive import DEFAULT_CUTOFFS, DEFAULT_DIV_VALUE, default_tail_widths, fit_cutoffs
 from .corpus import TokenCache, build_token_cache, split_stream
 from .devices import describe_hardware, resolve_device, tune_cpu_allocator
 from .exceptions import ModelFileError
@@ -69,11 +70,19 @@ class PretrainOptions:
     doc_sep: str = "auto"
     half: bool = False
     init: str | None = None
+    decoder: str = "full"
+    cutoffs: list[int] = field(default_factory=lambda: list(DEFAULT_CUTOFFS))
+    div_value: float = DEFAULT_DIV_VALUE
+    portable_checkpoint: bool = False
     verbose: int = 1
     command: str = ""
 
     def checkpoint_path(self) -> Path:
         return Path(self.out + ".ckpt")
+
+    def portable_path(self) -> Path:
+        """Half-precision checkpoint without optimizer state, small enough to commit."""
+        return Path(self.out + ".portable")
 
     def card_path(self) -> Path:
         return Path(self.out).with_suffix(".json")
@@ -84,7 +93,25 @@ class PretrainOptions:
                 "epochs", "max_tokens", "batch_size", "bptt", "lr", "schedule", "drop_mult",
                 "weight_decay", "clip", "seed", "exclude_ids", "doc_sep", "init")
         d = asdict(self)
-        return {k: d[k] for k in keys}
+        key = {k: d[k] for k in keys}
+        if self.decoder != "full":  # older checkpoints (full softmax) lack these keys
+            key.update(decoder=self.decoder, cutoffs=list(self.cutoffs), div_value=self.div_value)
+        return key
+
+    def model_config(self, vocab: Vocab) -> AWDLSTMConfig:
+        """The architecture these options describe, for ``vocab``."""
+        extra: dict[str, Any] = {}
+        if self.decoder == "adaptive":
+            cutoffs = fit_cutoffs(self.cutoffs, len(vocab))
+            if not cutoffs:
+                raise ValueError(f"--cutoffs {self.cutoffs} leave no tail cluster below the vocabulary size "
+                                 f"({len(vocab)}); use smaller cutoffs or --decoder full")
+            extra = {"decoder": "adaptive", "cutoffs": cutoffs,
+                     "tail_widths": default_tail_widths(self.emb_size, len(cutoffs), self.div_value)}
+        elif self.decoder != "full":
+            raise ValueError(f"--decoder must be 'full' or 'adaptive', got {self.decoder!r}")
+        return AWDLSTMConfig(vocab_size=len(vocab), emb_size=self.emb_size, hidden_size=self.hidden_size,
+                             n_layers=self.layers, pad_idx=vocab.pad_idx, **extra)
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -106,6 +133,8 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
     if opts.checkpoint_every is not None and opts.checkpoint_every <= 0:
         raise ValueError(f"--checkpoint-every must be > 0 minutes, got {opts.checkpoint_every}")
     rank, world, local_rank = _dist_info()
+    if opts.portable_checkpoint and world > 1:
+        raise ValueError("--portable-checkpoint is for single-process runs; under torchrun keep the full checkpoint")
     distributed = world > 1
     device = _pick_device(opts.device, distributed, local_rank)
     if opts.threads:
@@ -145,9 +174,7 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
     if init_lm is not None:
         model = init_lm.model
     else:
-        model = LanguageModel(AWDLSTMConfig(vocab_size=len(vocab), emb_size=opts.emb_size,
-                                            hidden_size=opts.hidden_size, n_layers=opts.layers,
-                                            pad_idx=vocab.pad_idx))
+        model = LanguageModel(opts.model_config(vocab))
     model.to(device)
     ddp_model = None
     if distributed:
@@ -163,6 +190,8 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
                         verbose=opts.verbose if rank == 0 else 0,
                         rank=rank, world_size=world, ddp_model=ddp_model)
     ckpt_path = opts.checkpoint_path()
+    if opts.resume and not ckpt_path.exists() and opts.portable_path().exists():
+        ckpt_path = opts.portable_path()  # a checkpoint that travelled: fresh optimizer, short warm-up
     if opts.resume and ckpt_path.exists():
         ckpt = safe_load(ckpt_path, what="checkpoint")
         _check_checkpoint(ckpt, opts, vocab, _corpus_sha256(cache))
@@ -264,7 +293,11 @@ def _corpus_sha256(cache: TokenCache) -> list[str]:
 
 def _write_checkpoint(trainer: LMTrainer, opts: PretrainOptions, vocab: Vocab, tokenizer: Tokenizer,
                       rank: int, world: int, corpus_sha256: list[str]) -> None:
-    """Atomically write the resumable state; under DDP rank 0 gathers every rank's position."""
+    """Atomically write the resumable state; under DDP rank 0 gathers every rank's position.
+
+    With ``opts.portable_checkpoint`` a second, half-precision file without optimizer state is
+    written beside it (:meth:`PretrainOptions.portable_path`), to carry a run between machines.
+    """
     state = trainer.state_dict()
     if world > 1:
         import torch.distributed as dist
@@ -275,22 +308,21 @@ def _write_checkpoint(trainer: LMTrainer, opts: PretrainOptions, vocab: Vocab, t
         if rank != 0:
             return
         state = {"model": state["model"], "ranks": {str(r): g for r, g in enumerate(gathered)}}
-    atomic_save(
-        {
-            "format": CHECKPOINT_FORMAT,
-            "format_version": 1,
-            "skulmfit_version": __version__,
-            "options": opts.training_key(),
-            "corpus_sha256": corpus_sha256,
-            "world_size": world,
-            "vocab": list(vocab.itos),
-            "config": trainer.model.config.to_dict(),
-            "tokenizer": tokenizer.get_config(),
-            "direction": opts.direction,
-            "trainer": state,
-        },
-        opts.checkpoint_path(),
-    )
+    header = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": 1,
+        "skulmfit_version": __version__,
+        "options": opts.training_key(),
+        "corpus_sha256": corpus_sha256,
+        "world_size": world,
+        "vocab": list(vocab.itos),
+        "config": trainer.model.config.to_dict(),
+        "tokenizer": tokenizer.get_config(),
+        "direction": opts.direction,
+    }
+    atomic_save({**header, "trainer": state}, opts.checkpoint_path())
+    if opts.portable_checkpoint:
+        atomic_save({**header, "trainer": trainer.state_dict(portable=True)}, opts.portable_path())
 
 
 def _plain(obj: Any) -> Any:
