@@ -189,8 +189,8 @@ def load_fastai_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Ten
         detail = next((ln.strip() for ln in str(e).splitlines() if "Unsupported global" in ln),
                       str(e).splitlines()[0])
         raise ModelFileError(
-            f"refusing to load {path}: it contains pickled Python objects other than tensors and plain "
-            f"data, which could run code; nothing was run ({detail})"
+            f"refusing to load {path}: it refers to pickled Python objects other than tensors and plain "
+            f"data, which could run code, or it is corrupt; nothing was run ({detail})"
         ) from e
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise ModelFileError(

@@ -91,10 +91,10 @@ def model_url(name: str, direction: str = "fwd", base_url: str | None = None) ->
 def manual_route(name: str, direction: str, url: str) -> str:
     """How to get the model without skulmfit downloading it."""
     filename = _remote(name).archive(direction).filename
-    return (f"To install it by hand, download {url} on any machine, copy {filename} here, then either run "
+    return (f"To install it by hand: download {url} (on any machine with access to it), then run "
             f"'skulmfit import-fastai {filename} --out MODEL.pt' and pass pretrained='MODEL.pt', or pass "
-            f"pretrained='path/to/{filename}' directly (an archive, its extracted folder, or the .pth "
-            "with its .pkl vocabulary beside it)")
+            f"pretrained='path/to/{filename}' directly (the archive, its extracted folder, or its .pth with the "
+            ".pkl vocabulary beside it)")
 
 
 def _paths(name: str, direction: str, data_home: str | os.PathLike[str] | None) -> dict[str, Path]:
