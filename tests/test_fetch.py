@@ -365,3 +365,13 @@ def test_classifier_from_a_fastai_archive_on_trec6(home, tmp_path):
     assert len(pred) == 20 and set(pred) <= set(clf.classes_) and set(clf.classes_) == set(np.unique(y))
     imported = sorted(p.name for p in (home / "imported").glob("*.pt"))
     assert len(imported) == 2 and {n.rsplit("-", 1)[1] for n in imported} == {"fwd.pt", "bwd.pt"}
+
+
+def test_drawing_a_schedule_for_wt103_downloads_nothing(home, monkeypatch):
+    from skulmfit.plot import _n_layers_of
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    assert _n_layers_of("wt103") == 3 and leftovers(home) == []
