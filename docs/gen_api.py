@@ -13,7 +13,12 @@ from pathlib import Path
 
 SECTIONS = [
     ("Estimators", "skulmfit", ["ULMFiTClassifier", "ULMFiTLanguageModel", "ULMFiTEncoder"]),
-    ("Pretrained models", "skulmfit", ["list_pretrained"]),
+    ("Pretrained models", "skulmfit", ["list_pretrained", "get_data_home"]),
+    ("Pretrained models", "skulmfit.pretrained", ["fetch_pretrained", "resolve_pretrained"]),
+    ("fastai models", "skulmfit.fastai_convert", ["import_fastai", "convert_fastai", "export_fastai", "read_itos",
+                                                 "load_fastai_state", "convert_state_dict", "fastai_state_dict"]),
+    ("Downloads and archives", "skulmfit.download", ["download", "check_file"]),
+    ("Downloads and archives", "skulmfit.safe_tar", ["safe_extract", "check_members"]),
     ("Datasets", "skulmfit.datasets", ["load_trec", "load_imdb", "load_ag_news", "load_ag_news_split", "load_mr",
                                       "load_subj", "load_wikipedia"]),
     ("Plots", "skulmfit.plot", ["lr_schedule", "history"]),
@@ -33,7 +38,7 @@ SECTIONS = [
     ("Pretraining", "skulmfit.pretraining", ["pretrain", "export_checkpoint"]),
     ("Corpora", "skulmfit.corpus", ["iter_documents", "build_token_cache", "split_stream"]),
     ("Devices", "skulmfit.devices", ["resolve_device", "auto_cuda_index", "tune_cpu_allocator"]),
-    ("Errors", "skulmfit.exceptions", ["TrainingDivergedError", "ModelFileError"]),
+    ("Errors", "skulmfit.exceptions", ["TrainingDivergedError", "ModelFileError", "DownloadError", "ArchiveError"]),
 ]
 
 

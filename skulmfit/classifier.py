@@ -46,10 +46,15 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     pretrained : str, path or None, default='default'
-        ``'default'``: the English AWD-LSTM shipped in the package. A path: a skulmfit model file.
+        ``'default'``: the English AWD-LSTM shipped in the package. ``'wt103'``: fastai's
+        WikiText-103 AWD-LSTM (the paper's 400/1152/3 model; downloaded and converted once into
+        :func:`skulmfit.get_data_home`, forward and backward; see docs/pretrained.md). A path: a
+        skulmfit model file (``.pt``) or a fastai model (``wt103-fwd.tgz``, its extracted folder, or
+        a ``.pth`` with its ``.pkl`` beside it; converted once, then loaded offline).
         ``None``: random initialisation (the "from scratch" ablation).
     pretrained_bwd : path or None, default=None
-        Backward model file when ``pretrained`` is a path and ``bidirectional=True``.
+        Backward model (skulmfit file or fastai model) when ``pretrained`` is a path and
+        ``bidirectional=True``.
     lm_epochs : int, default=2
         Target-task LM fine-tuning epochs; 0 skips LM fine-tuning.
     lm_lr : float, default=0.004

@@ -133,22 +133,98 @@ def _run_evaluate_lm(args: argparse.Namespace) -> int:
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="write a model file from a pretraining checkpoint (e.g. of a run still going)",
-        description="Turn MODEL.pt.ckpt (written by 'skulmfit pretrain') into a model file and a JSON card "
-        "that records how far training had got.",
+        help="write a model file from a pretraining checkpoint, or a model file in fastai's format",
+        description="--format skulmfit (default): turn MODEL.pt.ckpt (written by 'skulmfit pretrain') into a model "
+        "file and a JSON card that records how far training had got. --format fastai: write the skulmfit model "
+        "file SOURCE as fastai files in the folder --out: lstm_fwd.pth (or lstm_bwd.pth) and itos.pkl, which "
+        "fastai loads with language_model_learner(dls, AWD_LSTM, config=..., pretrained_fnames=[...]) (the "
+        "printed JSON gives the config sizes and the pretrained_fnames).",
+        epilog="Example: skulmfit export my_lm.pt --format fastai --out fastai_lm/",
     )
-    p.add_argument("checkpoint", help="pretraining checkpoint (MODEL.pt.ckpt)")
-    p.add_argument("--out", required=True, help="model file to write")
-    p.add_argument("--half", action="store_true", help="store the weights as fp16")
+    p.add_argument("checkpoint", metavar="SOURCE",
+                   help="pretraining checkpoint (MODEL.pt.ckpt), or with --format fastai a skulmfit model file")
+    p.add_argument("--out", required=True, help="model file to write (--format fastai: a folder)")
+    p.add_argument("--format", choices=("skulmfit", "fastai"), default="skulmfit",
+                   help="skulmfit model file from a checkpoint (default), or fastai's .pth + itos.pkl")
+    p.add_argument("--half", action="store_true", help="store the weights as fp16 (skulmfit format only)")
     p.set_defaults(func=_run_export)
 
 
 def _run_export(args: argparse.Namespace) -> int:
+    if args.format == "fastai":
+        from .fastai_convert import export_fastai
+
+        if args.half:
+            raise ValueError("--half applies to --format skulmfit only (fastai loads float32 weights)")
+        print(json.dumps(export_fastai(args.checkpoint, args.out)))
+        return EXIT_OK
     from .pretraining import export_checkpoint
 
     card = export_checkpoint(args.checkpoint, args.out, half=args.half)
     print(json.dumps({"model": args.out, "tokens_seen": card["training"]["tokens_seen"],
                       "steps": card["training"]["steps"]}))
+    return EXIT_OK
+
+
+def _add_import_fastai(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import-fastai",
+        help="convert a fastai AWD-LSTM language model (e.g. wt103-fwd.tgz) into a skulmfit model file",
+        description="Convert a fastai AWD-LSTM language model into a skulmfit model file: fastai's WikiText-103 "
+        "archives (wt103-fwd.tgz / wt103-bwd.tgz, downloaded by hand), their extracted folder, or a .pth "
+        "weights file with its .pkl vocabulary (beside it or --vocab). fastai v1 (19-key) and v2 (16-key) "
+        "layouts are read with torch.load(weights_only=True) and the vocabulary with an unpickler that accepts "
+        "only a list of strings: nothing in the files is run. Archive members are checked before extraction.",
+        epilog="Example: skulmfit import-fastai wt103-fwd.tgz --out wt103_fwd.pt",
+    )
+    p.add_argument("source", metavar="ARCHIVE_OR_FOLDER", help="fastai model: .tgz archive, folder, or .pth file")
+    p.add_argument("--out", required=True, metavar="MODEL.pt", help="skulmfit model file to write")
+    p.add_argument("--vocab", default=None, metavar="ITOS.pkl", help="the vocabulary pickle, if not beside the .pth")
+    p.add_argument("--direction", choices=("fwd", "bwd"), default=None,
+                   help="forward or backward model (default: from the names, e.g. wt103-bwd; else fwd)")
+    p.add_argument("--half", action="store_true", help="store the weights as fp16 (half the file size)")
+    p.set_defaults(func=_run_import_fastai)
+
+
+def _run_import_fastai(args: argparse.Namespace) -> int:
+    from .fastai_convert import convert_fastai
+
+    _check_out(args.out)
+    lm = convert_fastai(args.source, args.out, vocab=args.vocab, direction=args.direction, half=args.half)
+    c = lm.model.config
+    print(json.dumps({"model": args.out, "direction": lm.direction, "fastai_layout": lm.meta["fastai_layout"],
+                      "vocab_size": len(lm.vocab), "emb_size": c.emb_size, "hidden_size": c.hidden_size,
+                      "n_layers": c.n_layers, "tokenizer": lm.meta["tokenizer_config"]}))
+    return EXIT_OK
+
+
+def _add_fetch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fetch",
+        help="download, check and convert a downloadable pretrained model (e.g. wt103) into the data home",
+        description="Download a downloadable pretrained model (see skulmfit.list_pretrained()) into the data home "
+        "($SKULMFIT_DATA, else ~/skulmfit_data), check its size and checksum and the archive's members, and "
+        "convert it once into a skulmfit model file; later runs use that file offline. Prints the model files.",
+        epilog="Example: skulmfit fetch wt103 --direction both",
+    )
+    p.add_argument("name", help="downloadable model name, e.g. wt103")
+    p.add_argument("--direction", choices=("fwd", "bwd", "both"), default="fwd", help="which model(s) (default fwd)")
+    p.add_argument("--data-home", default=None,
+                   help="where to keep the files (default $SKULMFIT_DATA or ~/skulmfit_data)")
+    p.add_argument("--base-url", default=None,
+                   help="download from this base URL (a mirror) instead of the publisher's; also "
+                   "$SKULMFIT_PRETRAINED_URL")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_fetch)
+
+
+def _run_fetch(args: argparse.Namespace) -> int:
+    from .pretrained import fetch_pretrained
+
+    directions = ("fwd", "bwd") if args.direction == "both" else (args.direction,)
+    paths = {d: str(fetch_pretrained(args.name, direction=d, data_home=args.data_home, base_url=args.base_url,
+                                     verbose=0 if args.quiet else 1)) for d in directions}
+    print(json.dumps(paths))
     return EXIT_OK
 
 
@@ -199,10 +275,12 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     _add_format_option(p)
     g = p.add_argument_group("classifier options (ULMFiTClassifier parameters)")
     g.add_argument("--pretrained", type=_pretrained_arg, default="default", metavar="NAME_OR_PATH",
-                   help="pretrained language model: a shipped name ('default'), a .pt model file, or 'none' for "
-                   "random initialisation (default 'default')")
+                   help="pretrained language model: a shipped name ('default'), 'wt103' (fastai's WikiText-103 "
+                   "model, downloaded and converted once), a .pt model file, a fastai model (.tgz archive, folder "
+                   "or .pth), or 'none' for random initialisation (default 'default')")
     g.add_argument("--pretrained-bwd", default=None, metavar="PATH",
-                   help="backward model file, needed with --bidirectional when --pretrained is a file")
+                   help="backward model (file or fastai model), needed with --bidirectional when --pretrained is a "
+                   "path")
     g.add_argument("--epochs", type=int, default=50,
                    help="classifier epochs in all; gradual unfreezing spends one per layer group first (default 50)")
     g.add_argument("--lm-epochs", type=int, default=2, help="LM fine-tuning epochs; 0 skips LM fine-tuning (default 2)")
@@ -350,8 +428,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subset-size", type=int, default=None, metavar="N",
                    help="train on a class-stratified random subset of N questions (default: all 5,452)")
     p.add_argument("--pretrained", type=_pretrained_arg, default="default", metavar="NAME_OR_PATH",
-                   help="pretrained language model: a shipped name ('default'), a .pt model file, or 'none' "
-                   "(default 'default')")
+                   help="pretrained language model: a shipped name ('default'), 'wt103' (fastai's WikiText-103 "
+                   "model), a .pt model file, a fastai model (.tgz, folder or .pth), or 'none' (default 'default')")
     from .demo import DEFAULT_EPOCHS, DEFAULT_LM_EPOCHS
 
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
@@ -379,7 +457,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_pretrain, _add_evaluate_lm, _add_export, _add_fit, _add_predict, _add_demo,
+    _add_pretrain, _add_evaluate_lm, _add_export, _add_import_fastai, _add_fetch, _add_fit, _add_predict, _add_demo,
 )
 
 

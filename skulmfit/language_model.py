@@ -22,7 +22,7 @@ from .devices import resolve_device
 from .finetune import LMSettings, finetune_lm, result_to_lm
 from .lm_training import evaluate_lm
 from .modelfile import PretrainedLM, load_lm
-from .pretrained import file_identity, resolve_pretrained
+from .pretrained import file_identity, named_models, resolve_pretrained
 from .schedules import SCHEDULES
 from .tokenizer import Tokenizer
 
@@ -102,11 +102,13 @@ def _pretrained_path(est: Any, direction: str):
     if direction == "bwd" and getattr(est, "pretrained_bwd", None) is not None:
         spec = est.pretrained_bwd
     elif (direction == "bwd" and hasattr(est, "pretrained_bwd") and spec is not None
-          and not (isinstance(spec, str) and spec in ("default", "paper"))):
+          and not (isinstance(spec, str) and spec in named_models())):
         # the classifier's bidirectional=True: ``pretrained`` is the forward file. (For the LM and the
         # encoder, direction='bwd' makes ``pretrained`` itself the backward file.)
         raise ValueError(
-            "bidirectional=True with a pretrained model file needs its backward model too: pass pretrained_bwd=PATH"
+            "bidirectional=True with a pretrained model file needs its backward model too: pass pretrained_bwd=PATH "
+            "(for fastai's WikiText-103 archives: pretrained='wt103-fwd.tgz', pretrained_bwd='wt103-bwd.tgz', or "
+            "simply pretrained='wt103')"
         )
     try:
         return resolve_pretrained(spec, direction)
@@ -164,8 +166,12 @@ class ULMFiTLanguageModel(VersionedStateMixin, BaseEstimator):
     Parameters
     ----------
     pretrained : str, path or None, default='default'
-        ``'default'`` (the English model shipped in the package), a path to a skulmfit model file,
-        or ``None`` for random initialisation.
+        ``'default'`` (the English model shipped in the package); ``'wt103'`` (fastai's WikiText-103
+        AWD-LSTM, the paper's model: downloaded and converted once into :func:`skulmfit.get_data_home`,
+        see docs/pretrained.md); a path to a skulmfit model file (``.pt``); a path to a fastai model
+        (``wt103-fwd.tgz``, its extracted folder, or a ``.pth`` with its ``.pkl`` beside it: converted
+        once, then loaded offline); or ``None`` for random initialisation. With ``direction='bwd'``
+        a path must be a backward model.
     direction : {'fwd', 'bwd'}, default='fwd'
         Forward or backward (reversed-token) language model.
     lm_epochs : int, default=2

@@ -87,8 +87,13 @@ def safe_load(path: str | os.PathLike[str], what: str = "model file") -> Any:
         ) from e
 
 
-def save_lm(lm: PretrainedLM, path: str | os.PathLike[str], half: bool = False) -> None:
-    """Write a model file atomically. ``half=True`` stores float weights as fp16."""
+def save_lm(lm: PretrainedLM, path: str | os.PathLike[str], half: bool = False,
+            tokenizer_config: dict[str, Any] | None = None) -> None:
+    """Write a model file atomically. ``half=True`` stores float weights as fp16.
+
+    ``tokenizer_config`` is recorded instead of ``lm.tokenizer.get_config()`` (an imported
+    model records the tokenizer it was trained with).
+    """
     if lm.direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {lm.direction!r}")
     state: dict[str, torch.Tensor] = {}
@@ -105,7 +110,7 @@ def save_lm(lm: PretrainedLM, path: str | os.PathLike[str], half: bool = False) 
             "format_version": FORMAT_VERSION,
             "skulmfit_version": __version__,
             "config": lm.model.config.to_dict(),
-            "tokenizer": lm.tokenizer.get_config(),
+            "tokenizer": dict(tokenizer_config) if tokenizer_config is not None else lm.tokenizer.get_config(),
             "vocab": list(lm.vocab.itos),
             "direction": lm.direction,
             "state_dict": state,

@@ -57,8 +57,11 @@ def _params(estimator_or_params: Any) -> dict[str, Any]:
 def _n_layers_of(pretrained: Any) -> int:
     """LSTM layers of the pretrained model named by ``pretrained`` (its JSON card, else the file itself)."""
     from .pretrained import resolve_pretrained
+    from .pretrained.remote import REMOTE_MODELS
 
     spec = "default" if pretrained is None else pretrained  # random init copies the default's architecture
+    if isinstance(spec, str) and spec in REMOTE_MODELS:  # from the registry: a plot never downloads
+        return int(dict(REMOTE_MODELS[spec].config)["n_layers"])
     try:
         path = resolve_pretrained(spec, "fwd")
         card = Path(path).with_suffix(".json")

@@ -28,19 +28,21 @@ def _help(argv, capsys):
 
 def test_main_help_lists_subcommands(capsys):
     out = _help([], capsys)
-    for cmd in ("pretrain", "evaluate-lm", "export", "fit", "predict", "demo"):
+    for cmd in ("pretrain", "evaluate-lm", "export", "import-fastai", "fetch", "fit", "predict", "demo"):
         assert cmd in out
 
 
 @pytest.mark.parametrize("cmd, options", [
     ("pretrain", ["--out", "--emb-size", "--max-tokens", "--resume", "--checkpoint-every"]),
     ("evaluate-lm", ["--bptt", "--doc-sep", "--device"]),
-    ("export", ["--out", "--half"]),
+    ("export", ["--out", "--half", "--format", "fastai", "pretrained_fnames"]),
+    ("import-fastai", ["--out", "--vocab", "--direction", "--half", "weights_only"]),
+    ("fetch", ["--direction", "--data-home", "--base-url", "SKULMFIT_DATA"]),
     ("fit", ["--text-col", "--label-col", "--out", "--format", "--pretrained", "--epochs", "--lm-epochs", "--lr",
              "--lm-lr", "--batch-size", "--bidirectional", "--unfreeze", "--max-len", "--device", "--seed",
              "--quiet", "unlabelled"]),
     ("predict", ["--text-col", "--out", "--proba", "--format", "--keep-columns", "trust"]),
-    ("demo", ["--subset-size", "--pretrained", "--epochs", "--lm-epochs", "--seed", "--quiet"]),
+    ("demo", ["--subset-size", "--pretrained", "--epochs", "--lm-epochs", "--seed", "--quiet", "wt103"]),
 ])
 def test_subcommand_help(cmd, options, capsys):
     out = _help([cmd], capsys)
