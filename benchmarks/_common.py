@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DATA = Path(os.environ.get("SKULMFIT_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DATA = Path(os.environ.get("SKULMFIT_BENCH_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 
 def quiet_threads() -> None:

@@ -78,11 +78,13 @@ def calibrate(args: argparse.Namespace) -> None:
     import torch
 
     from skulmfit.corpus import build_token_cache
+    from skulmfit.devices import tune_cpu_allocator
     from skulmfit.lm_training import LMTrainConfig, LMTrainer
     from skulmfit.model import LanguageModel
     from skulmfit.tokenizer import Tokenizer
 
     torch.set_num_threads(args.threads)
+    tune_cpu_allocator()  # as pretraining does
     opts0 = pretrain_options(next(iter(CANDIDATES)), args, 1)
     cache = build_token_cache(opts0.corpus, Tokenizer(), args.cache_dir or str(PILOT_DIR / ".cache"),
                               exclude_ids=EXCLUDE_IDS, verbose=1)

@@ -491,9 +491,14 @@ def export_fastai(model_file: str | os.PathLike[str], out_dir: str | os.PathLike
     Raises
     ------
     ValueError
-        ``out_dir`` already holds an ``itos.pkl`` with another vocabulary.
+        ``out_dir`` already holds an ``itos.pkl`` with another vocabulary, or the model has an
+        adaptive-softmax decoder (fastai's AWD-LSTM has only the tied full softmax).
     """
     lm = load_lm(model_file)
+    if lm.model.adaptive:
+        raise ValueError(f"{model_file} has an adaptive-softmax decoder, which fastai's AWD-LSTM cannot hold; only "
+                         "full-softmax models export to fastai (its classifier needs only the encoder: "
+                         "`skulmfit export` without --format fastai keeps the whole model)")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out {out_dir} is a file; give a folder")

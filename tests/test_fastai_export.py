@@ -73,3 +73,16 @@ def test_exported_files_load_in_fastai_with_the_same_log_probabilities(tmp_path,
         diff = (theirs["logprobs"] - ours[direction]).abs().max().item()
         print(f"{direction}: max |log p_fastai - log p_skulmfit| = {diff:.3g} (fastai {theirs['fastai_version']})")
         assert diff <= 1e-5
+
+
+def test_an_adaptive_model_is_refused_with_a_clear_error(tmp_path):
+    from skulmfit.fastai_convert import export_fastai
+
+    vocab = Vocab(list(SPECIAL_TOKENS) + [f"w{i}" for i in range(40)])
+    cfg = AWDLSTMConfig(vocab_size=len(vocab), emb_size=8, hidden_size=12, n_layers=2, decoder="adaptive",
+                        cutoffs=[20], tail_widths=[4])
+    path = tmp_path / "ada.pt"
+    save_lm(PretrainedLM(LanguageModel(cfg), vocab, Tokenizer()), path)
+    with pytest.raises(ValueError, match="adaptive-softmax decoder"):
+        export_fastai(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
