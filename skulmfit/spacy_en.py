@@ -72,22 +72,25 @@ class SpacyEnSplitter:
     def split(self, text: str) -> list[str]:
         """Tokens of ``text``, as spaCy's English tokenizer gives them."""
         tokens: list[str] = []
+        spaced: list[bool] = []  # whether a plain space (not a token) follows each token
         for m in _RE_CHUNK.finditer(text):
             chunk = m.group()
             if chunk[0].isspace():
                 # one plain space after a word belongs to that word; other whitespace is a token
                 if m.start() > 0 and chunk[0] == " ":
+                    spaced[-1] = True
                     chunk = chunk[1:]
                 if not chunk:
                     continue
             cached = self._cache.get(chunk)
             if cached is None:
-                cached = self._merge_specials(self._split_chunk(chunk, use_specials=True))
+                cached = self._split_chunk(chunk, use_specials=True)
                 if len(self._cache) >= self._cache_size:
                     self._cache.clear()
                 self._cache[chunk] = cached
             tokens += cached
-        return tokens
+            spaced += [False] * len(cached)
+        return self._merge_specials(tokens, spaced)
 
     # -- spaCy's algorithm, one whitespace-free chunk at a time ------------------------------
 
@@ -161,10 +164,14 @@ class SpacyEnSplitter:
             out.append(s[start:])
         return out
 
-    def _merge_specials(self, tokens: list[str]) -> list[str]:
-        """Re-join token runs that spell an exception the affix rules split (longest, then leftmost first)."""
-        if not self._merges:
-            return tokens
+    def _merge_specials(self, tokens: list[str], spaced: list[bool]) -> list[str]:
+        """Re-join token runs that spell an exception the affix rules split.
+
+        As in spaCy, every run of tokens equal to an exception's affix split is a candidate,
+        also one with spaces inside; candidates are taken longest, then leftmost first, each
+        blocking later ones that start or end on its tokens; only the chosen candidates without
+        spaces inside (whose text is the exception) are replaced.
+        """
         matches: list[tuple[int, int, str]] = []
         for i, t in enumerate(tokens):
             for pattern, key in self._merges.get(t, ()):
@@ -177,7 +184,7 @@ class SpacyEnSplitter:
         seen: set[int] = set()
         chosen: list[tuple[int, int, str]] = []
         for start, end, key in matches:
-            if start not in seen and end - 1 not in seen:
+            if start not in seen and end - 1 not in seen and not any(spaced[start:end - 1]):
                 chosen.append((start, end, key))
             seen.update(range(start, end))
         chosen.sort()
