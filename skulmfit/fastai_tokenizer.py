@@ -29,14 +29,12 @@ itself: ``benchmarks/results/tokenizer_agreement.md``.
 from __future__ import annotations
 
 import html
-import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .spacy_en import SpacyEnSplitter
-from .tokenizer import BOS, FLD, MAJ, REP, SPECIAL_TOKENS, UNK, UP, WREP, Tokenizer, _chunks, _tokenize_chunk
+from .tokenizer import BOS, FLD, MAJ, REP, SPECIAL_TOKENS, UNK, UP, WREP, Tokenizer
 
 CONFIG_NAME = "fastai-spacy"
 RULE_VERSIONS: tuple[str, ...] = ("v1", "v2")
@@ -152,10 +150,11 @@ def replace_caps_v2(text: str) -> str:
 # -- the tokenizer ----------------------------------------------------------------------------
 
 
-class FastaiTokenizer:
+class FastaiTokenizer(Tokenizer):
     """fastai's word tokenization: spaCy's English splitting plus fastai's v1 or v2 rules.
 
-    Same interface as :class:`skulmfit.tokenizer.Tokenizer`; model files record it as
+    A :class:`skulmfit.tokenizer.Tokenizer` (same methods, ``tokenize_many`` inherited) that
+    always lower-cases, as fastai does. Model files record it as
     ``{"name": "fastai-spacy", "rules": "v1", "add_bos": True}`` and
     :meth:`Tokenizer.from_config <skulmfit.tokenizer.Tokenizer.from_config>` rebuilds it.
 
@@ -179,10 +178,9 @@ class FastaiTokenizer:
     def __init__(self, rules: str = "v1", add_bos: bool = True) -> None:
         if rules not in RULE_VERSIONS:
             raise ValueError(f"FastaiTokenizer rules must be one of {RULE_VERSIONS}, got {rules!r}")
+        super().__init__(lower=True, add_bos=add_bos)
         self.rules = rules
-        self.add_bos = add_bos
         self._splitter = SpacyEnSplitter(special_cases=SPECIAL_TOKENS)
-        self._words = Tokenizer(add_bos=False)
 
     def get_config(self) -> dict[str, Any]:
         """JSON-serialisable configuration (stored in model files)."""
@@ -210,27 +208,6 @@ class FastaiTokenizer:
             text = f"{BOS} {text}"
         return [t.replace(" ", "▁") for t in self._splitter.split(text)]
 
-    def tokenize_many(
-        self, texts: Iterable[str], n_jobs: int = 1, chunk_size: int = 256
-    ) -> Iterator[list[str]]:
-        """Tokenize many documents, in order, in ``n_jobs`` worker processes (as
-        :meth:`Tokenizer.tokenize_many <skulmfit.tokenizer.Tokenizer.tokenize_many>`)."""
-        if n_jobs == -1:
-            n_jobs = os.cpu_count() or 1
-        if n_jobs <= 1:
-            for t in texts:
-                yield self.tokenize(t)
-            return
-        config = self.get_config()
-        with ProcessPoolExecutor(n_jobs) as pool:
-            pending = []
-            for chunk in _chunks(texts, chunk_size):
-                pending.append(pool.submit(_tokenize_chunk, config, chunk))
-                if len(pending) >= 4 * n_jobs:
-                    yield from pending.pop(0).result()
-            for fut in pending:
-                yield from fut.result()
-
     def decode(self, tokens: Sequence[str]) -> str:
         """Readable text from tokens: the rules undone, line-break tokens back to line breaks."""
         lines: list[list[str]] = [[]]
@@ -241,4 +218,5 @@ class FastaiTokenizer:
                     lines.append([])
             elif t not in (BOS, FLD):
                 lines[-1].append(t)
-        return "\n".join(self._words.decode(line) for line in lines)
+        decode_line = super().decode
+        return "\n".join(decode_line(line) for line in lines)
