@@ -37,7 +37,6 @@ import argparse
 import difflib
 import hashlib
 import json
-import platform
 import random
 import subprocess
 import sys
@@ -227,30 +226,44 @@ def main(argv: list[str] | None = None) -> int:
     versions = side_versions()
     versions["fastai1"] = "1.0.61"
     versions["spacy_rules_in_skulmfit"] = load_rules()["spacy_version"]
+    spacy = versions["spacy"]
     notes = [
-        "fastai's tokens: fastai " + versions["fastai1"] + " (v1 rules) and fastai " + versions["fastai2"]
-        + " (v2 rules), both with spaCy " + versions["spacy"] + " `blank(\"en\")`, run by "
-        "`benchmarks/_fastai_tokenize.py` in the side venv (python " + versions["python"] + ").",
+        f"fastai's tokens: fastai {versions['fastai1']} (v1 rules) and fastai {versions['fastai2']} (v2 rules), both "
+        f"with spaCy {spacy} `blank(\"en\")`, run by `benchmarks/_fastai_tokenize.py` in the side venv "
+        f"(python {versions['python']}).",
         "`nltk` is skulmfit's default `Tokenizer` (config `nltk-treebank-ulmfit`); `fastai-spacy vN` is "
-        "`FastaiTokenizer(rules=\"vN\")` (config `{\"name\": \"fastai-spacy\", \"rules\": \"vN\", \"add_bos\": true}`), "
-        "pure Python, with spaCy " + versions["spacy_rules_in_skulmfit"] + "'s rule data in `skulmfit/spacy_en_rules.json`.",
-        "Samples (seed " + str(args.seed) + "): " + "; ".join(samples.values()) + ".",
+        "`FastaiTokenizer(rules=\"vN\")`, config `{\"name\": \"fastai-spacy\", \"rules\": \"vN\", "
+        f"\"add_bos\": true}}`: pure Python, with spaCy {versions['spacy_rules_in_skulmfit']}'s rule data in "
+        "`skulmfit/spacy_en_rules.json`.",
+        f"Samples (seed {args.seed}): " + "; ".join(samples.values()) + ".",
         "60k vocabulary: a stand-in for fastai's `itos_wt103.pkl` (not available here), built by fastai's own "
-        "tokenizer and vocabulary code from the " + vocab_info["source"] + f" ({vocab_info['words'] / 1e6:.1f}M "
-        "words; plain Wikipedia text, not WikiText-103's), one per rule version "
+        f"tokenizer and vocabulary code from the {vocab_info['source']} ({vocab_info['words'] / 1e6:.1f}M words; "
+        "plain Wikipedia text, not WikiText-103's), one per rule version "
         f"({vocab_info['sizes']['v1']} / {vocab_info['sizes']['v2']} entries with specials; v2 pads with `xxfake`).",
         "token_agree = 2 x aligned equal tokens / (fastai's + ours), difflib alignment per document; id_agree: the "
         "same after the 60k vocabulary (OOV -> xxunk); in_vocab_agree: aligned tokens paired, agreement on "
         "in/out of the vocabulary, unpaired tokens count as disagreement (see the script's docstring).",
-        "spaCy's tokenizer in 2019, when fastai built the WikiText-103 vocabulary, was spaCy 2.x; its rules may differ "
-        "from spaCy " + versions["spacy"] + "'s in rare cases. This table compares with spaCy " + versions["spacy"] + ".",
-        f"Machine: {platform.processor() or platform.machine()}; tokenizer speed in the JSON (`speed`).",
+        "In 2019, when fastai built the WikiText-103 vocabulary, spaCy was at 2.x; its rules may differ from "
+        f"spaCy {spacy}'s in rare cases. This table compares with spaCy {spacy}.",
     ]
     table = markdown_table(rows, ["dataset", "fastai_rules", "tokenizer", "docs", "token_agree", "docs_identical",
                                   "id_agree", "in_vocab_agree", "oov_fastai", "oov_ours"])
+    common = Counter()
+    for key, diffs in differences.items():
+        if key.endswith("nltk vs fastai v1"):
+            for d in diffs:
+                common[(d["fastai"], d["ours"])] += d["count"]
+    diff_rows = [{"fastai v1": repr(f).replace("|", "\\|"), "nltk": repr(o).replace("|", "\\|"), "count": c}
+                 for (f, o), c in common.most_common(15)]
+    speed_rows = [{"dataset": r["dataset"], "tokenizer": r["tokenizer"], "mb_per_s": r["mb_per_s"]} for r in speed]
+    md = (with_notes(table, notes)
+          + "\n## Most frequent differences, nltk vs fastai v1 (all four datasets, from each one's top 12)\n\n"
+          + markdown_table(diff_rows, ["fastai v1", "nltk", "count"])
+          + "\n## Tokenizer speed here (MB/s of UTF-8 text, one process)\n\n"
+          + markdown_table(speed_rows, ["dataset", "tokenizer", "mb_per_s"]))
     write_results(name, {"rows": rows, "samples": samples, "vocabulary": vocab_info, "versions": versions,
                          "speed": speed, "top_differences": differences, "seed": args.seed},
-                  with_notes(table, notes), "Tokenizer agreement with fastai (token level)")
+                  md, "Tokenizer agreement with fastai (token level)")
     print(f"wrote benchmarks/results/{name}.md")
     return 0
 

@@ -209,7 +209,11 @@ class FastaiTokenizer(Tokenizer):
         return [t.replace(" ", "▁") for t in self._splitter.split(text)]
 
     def decode(self, tokens: Sequence[str]) -> str:
-        """Readable text from tokens: the rules undone, line-break tokens back to line breaks."""
+        """Readable text from tokens: the rules undone, line-break tokens back to line breaks.
+
+        fastai marks the case of words of two or more letters only, so a capital single letter
+        comes back in lower case (``"I"`` -> ``"i"``).
+        """
         lines: list[list[str]] = [[]]
         for t in tokens:
             t = t.replace("▁", " ")

@@ -35,7 +35,8 @@ def test_markdown_examples_run(path, tmp_path, monkeypatch, capsys):
             pytest.fail(f"{path.name} block {i} failed: {type(e).__name__}: {e}\n{code}")
 
 
-DOCTEST_MODULES = ["skulmfit.tokenizer", "skulmfit.schedules", "skulmfit.clf_training", "skulmfit.pretrained"]
+DOCTEST_MODULES = ["skulmfit.tokenizer", "skulmfit.fastai_tokenizer", "skulmfit.spacy_en", "skulmfit.schedules",
+                   "skulmfit.clf_training", "skulmfit.pretrained"]
 
 
 @pytest.mark.parametrize("name", DOCTEST_MODULES)
