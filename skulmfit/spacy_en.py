@@ -59,7 +59,8 @@ class SpacyEnSplitter:
         self._infix = re.compile(rules["infix_pattern"]).finditer
         self._url = re.compile(rules["url_pattern"]).match
         self._specials: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in rules["exceptions"].items()}
-        for s in special_cases:
+        self._extra_specials = tuple(special_cases)
+        for s in self._extra_specials:
             self._specials[s] = (s,)
         self._cache: dict[str, list[str]] = {}
         self._cache_size = cache_size
@@ -70,6 +71,13 @@ class SpacyEnSplitter:
             if self._prefix_len(key) or self._suffix_len(key) or next(self._infix(key), None) or " " in key:
                 pattern = tuple(self._split_chunk(key, use_specials=False))
                 self._merges.setdefault(pattern[0], []).append((pattern, key))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # pickles (e.g. of a fitted estimator) hold the parameters, not the rule tables and cache
+        return {"special_cases": self._extra_specials, "cache_size": self._cache_size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["special_cases"], state["cache_size"])
 
     def split(self, text: str) -> list[str]:
         """Tokens of ``text``, as spaCy's English tokenizer gives them."""

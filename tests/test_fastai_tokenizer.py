@@ -195,6 +195,20 @@ def test_tokenize_many_in_worker_processes_matches_serial(v2):
     assert list(v2.tokenize_many(texts, n_jobs=2, chunk_size=7)) == serial
 
 
+def test_pickle_is_small_and_tokenizes_the_same():
+    import pickle
+
+    tok = FastaiTokenizer("v1")
+    text = " ".join(f"word{i}" for i in range(3000))
+    tok.tokenize(text)  # fills the chunk cache, which must not travel
+    data = pickle.dumps(tok)
+    assert len(data) < 20_000
+    back = pickle.loads(data)
+    assert back.get_config() == tok.get_config()
+    expected = _t("xxbos|xxmaj|do|n't|xxup|stop|xxrep|4|!")
+    assert back.tokenize("Don't STOP!!!!") == tok.tokenize("Don't STOP!!!!") == expected
+
+
 def test_decode_is_readable(v1, v2):
     text = "I LOVE this movie!!!! Don't you?\nSecond line."
     # fastai marks the case of words of 2+ letters only, so "I" comes back as "i"
