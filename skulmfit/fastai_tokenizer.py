@@ -189,6 +189,8 @@ class FastaiTokenizer(Tokenizer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> FastaiTokenizer:
         """Rebuild a tokenizer from :meth:`get_config` output."""
+        if not isinstance(config, dict):
+            raise ValueError(f"a tokenizer config must be a dict, got {type(config).__name__}")
         name = config.get("name", CONFIG_NAME)
         if name != CONFIG_NAME:
             raise ValueError(f"not a {CONFIG_NAME!r} tokenizer config: name is {name!r}")

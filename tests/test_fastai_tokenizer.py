@@ -167,6 +167,8 @@ def test_bad_configs_are_value_errors(config, match):
 def test_fastai_from_config_refuses_other_names():
     with pytest.raises(ValueError, match="not a 'fastai-spacy'"):
         FastaiTokenizer.from_config({"name": "nltk-treebank-ulmfit"})
+    with pytest.raises(ValueError, match="must be a dict"):
+        FastaiTokenizer.from_config(["v1"])
 
 
 def test_model_file_records_the_tokenizer(tmp_path):
