@@ -8,7 +8,19 @@ with (keep the exact torch pin: a looser one pulls gigabytes of CUDA wheels)::
       && /work/fastai-venv/bin/pip install --no-deps fastai==2.8.12 fastcore fastprogress \
            fastdownload fasttransform "plum-dispatch<2.10" python-fasthtml \
            beartype rich itsdangerous anyio starlette python-multipart \
-      && /work/fastai-venv/bin/pip install pandas matplotlib scipy scikit-learn pyyaml requests
+      && /work/fastai-venv/bin/pip install pandas matplotlib scipy scikit-learn pyyaml requests \
+      && /work/fastai-venv/bin/pip install spacy
+
+(spaCy is for the tokenizer comparison, ``benchmarks/tokenizer_agreement.py``: it needs only
+``spacy.blank("en")``, no model download. Verified with spacy 3.8.18 / thinc 8.3.14 next to
+fastai 2.8.12, fastcore 2.2.41, numpy 2.4.6 and pandas 3.1.1 on Python 3.11.)
+
+The tokenizer comparison also runs fastai 1's own tokenizer (the rules fastai's WikiText-103
+vocabulary was made with). It is not installed into the venv (it is the same package name as
+fastai 2) but unpacked beside it, without its dependencies, and put on ``sys.path`` only by
+``_fastai_tokenize.py --rules v1``::
+
+    /work/fastai-venv/bin/pip install --no-deps --target /work/fastai1-lib fastai==1.0.61
 
 (The --no-deps extras are what ``from fastai.text.all import ...`` needs at import time:
 plum-dispatch must stay below 2.10 for fastai 2.8.12 and needs beartype + rich; fastprogress

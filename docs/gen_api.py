@@ -23,6 +23,8 @@ SECTIONS = [
                                       "load_subj", "load_wikipedia"]),
     ("Plots", "skulmfit.plot", ["lr_schedule", "history"]),
     ("Text", "skulmfit.tokenizer", ["Tokenizer"]),
+    ("Text", "skulmfit.fastai_tokenizer", ["FastaiTokenizer"]),
+    ("Text", "skulmfit.spacy_en", ["SpacyEnSplitter"]),
     ("Text", "skulmfit.vocab", ["Vocab"]),
     ("Model", "skulmfit.model", ["AWDLSTMConfig", "AWDLSTM", "LanguageModel", "SequenceClassifier", "PoolingHead",
                                  "concat_pool"]),

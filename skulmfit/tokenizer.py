@@ -29,6 +29,7 @@ UNK, PAD, BOS, EOS, FLD, REP, WREP, UP, MAJ = (
     "xxunk", "xxpad", "xxbos", "xxeos", "xxfld", "xxrep", "xxwrep", "xxup", "xxmaj",
 )
 SPECIAL_TOKENS: tuple[str, ...] = (UNK, PAD, BOS, EOS, FLD, REP, WREP, UP, MAJ)
+CONFIG_NAME = "nltk-treebank-ulmfit"
 
 _RE_SPACES = re.compile(r"[ \t\r\f\v]{2,}")
 _RE_REP = re.compile(r"(\S)(\1{2,})")
@@ -114,12 +115,33 @@ class Tokenizer:
 
     def get_config(self) -> dict[str, Any]:
         """JSON-serialisable configuration (stored in model files)."""
-        return {"name": "nltk-treebank-ulmfit", "lower": self.lower, "add_bos": self.add_bos}
+        return {"name": CONFIG_NAME, "lower": self.lower, "add_bos": self.add_bos}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Tokenizer:
-        """Rebuild a tokenizer from :meth:`get_config` output."""
-        return cls(lower=bool(config.get("lower", True)), add_bos=bool(config.get("add_bos", True)))
+        """Rebuild a tokenizer from :meth:`get_config` output (of this class or another tokenizer).
+
+        ``config["name"]`` picks the tokenizer: ``"nltk-treebank-ulmfit"`` (this class; also
+        assumed when there is no name) or ``"fastai-spacy"``
+        (:class:`skulmfit.fastai_tokenizer.FastaiTokenizer`, as in files imported from fastai).
+
+        Raises
+        ------
+        ValueError
+            ``config`` is not a dict, or names an unknown tokenizer.
+        """
+        if not isinstance(config, dict):
+            raise ValueError(f"a tokenizer config must be a dict, got {type(config).__name__}")
+        name = config.get("name", CONFIG_NAME)
+        if name == CONFIG_NAME:
+            return Tokenizer(lower=bool(config.get("lower", True)), add_bos=bool(config.get("add_bos", True)))
+        from .fastai_tokenizer import CONFIG_NAME as FASTAI_NAME
+        from .fastai_tokenizer import FastaiTokenizer
+
+        if name == FASTAI_NAME:
+            return FastaiTokenizer.from_config(config)
+        raise ValueError(f"unknown tokenizer {name!r} in the tokenizer config; this skulmfit knows "
+                         f"{CONFIG_NAME!r} and {FASTAI_NAME!r}")
 
     def tokenize(self, text: str) -> list[str]:
         """Tokenize one document."""

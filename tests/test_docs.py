@@ -35,8 +35,8 @@ def test_markdown_examples_run(path, tmp_path, monkeypatch, capsys):
             pytest.fail(f"{path.name} block {i} failed: {type(e).__name__}: {e}\n{code}")
 
 
-DOCTEST_MODULES = ["skulmfit.tokenizer", "skulmfit.schedules", "skulmfit.clf_training", "skulmfit.pretrained",
-                   "skulmfit.download"]
+DOCTEST_MODULES = ["skulmfit.tokenizer", "skulmfit.fastai_tokenizer", "skulmfit.spacy_en", "skulmfit.schedules",
+                   "skulmfit.clf_training", "skulmfit.pretrained", "skulmfit.download"]
 
 
 @pytest.mark.parametrize("name", DOCTEST_MODULES)

@@ -234,3 +234,18 @@ def test_itos_pickle_written_for_fastai_is_a_plain_list(tmp_path):
     ops = {op.name for op, _, _ in pickletools.genops(data)}
     assert not ops & {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "BUILD"}
     assert read_itos(summary["vocab"]) == load_lm(tmp_path / "m.pt").vocab.itos
+
+
+@pytest.mark.parametrize("layout", ["v1", "v2"])
+def test_an_imported_model_tokenizes_as_fastai_did(tmp_path, layout):
+    from skulmfit.cli import main as cli_main
+    from skulmfit.fastai_tokenizer import FastaiTokenizer
+    from skulmfit.modelfile import load_lm
+
+    out = tmp_path / f"{layout}.pt"
+    assert cli_main(["import-fastai", str(FIXTURES / f"{layout}_fwd.pth"), "--vocab",
+                     str(FIXTURES / f"{layout}_fwd_itos.pkl"), "--out", str(out)]) == 0
+    tok = load_lm(out).tokenizer
+    assert isinstance(tok, FastaiTokenizer) and tok.rules == layout
+    # fastai v1 needs 4+ repeats for xxrep, v2 3+
+    assert ("xxrep" in tok.tokenize("Sooo good")) == (layout == "v2")
