@@ -1,6 +1,7 @@
 """skulmfit: ULMFiT (Howard & Ruder, 2018) as scikit-learn estimators.
 
 Main names: :class:`ULMFiTClassifier`, :class:`ULMFiTLanguageModel`, :class:`ULMFiTEncoder`,
+:func:`compare` (ULMFiT against TF-IDF + LR and from scratch on your data, per training size),
 :func:`list_pretrained`. Submodules: ``skulmfit.datasets`` (loaders), ``skulmfit.plot`` (optional
 matplotlib plots), ``skulmfit.tokenizer``, ``skulmfit.vocab``, ``skulmfit.model``,
 ``skulmfit.modelfile``.
@@ -8,8 +9,9 @@ matplotlib plots), ``skulmfit.tokenizer``, ``skulmfit.vocab``, ``skulmfit.model`
 
 from ._version import __version__
 from .classifier import ULMFiTClassifier
+from .comparison import compare
 from .encoder import ULMFiTEncoder
 from .language_model import ULMFiTLanguageModel
 from .pretrained import list_pretrained
 
-__all__ = ["ULMFiTClassifier", "ULMFiTEncoder", "ULMFiTLanguageModel", "__version__", "list_pretrained"]
+__all__ = ["ULMFiTClassifier", "ULMFiTEncoder", "ULMFiTLanguageModel", "__version__", "compare", "list_pretrained"]
