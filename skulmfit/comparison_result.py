@@ -33,6 +33,11 @@ def _size_label(size: Any) -> str:
 class ComparisonResult:
     """What :func:`skulmfit.compare` measured.
 
+    Read it through :attr:`table` (the tidy table), :attr:`summary` (mean and std per method x
+    size), :meth:`verdict` / :meth:`verdict_line`, :meth:`format_table`, :meth:`to_frame`
+    (pandas), :meth:`plot` (the learning curve) and :meth:`save` (``compare.json``,
+    ``compare.md``, ``compare.png``); :meth:`from_dict` reads a ``compare.json`` back.
+
     Attributes
     ----------
     rows : list of dict

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -403,3 +405,21 @@ def test_cli_bad_input(tmp_path, capsys):
     assert "too few labelled rows per class" in capsys.readouterr().err
     assert main(["compare", str(data), "--out", str(data)]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+# -- the guide's example ---------------------------------------------------------------------------
+def test_guide_shows_the_scripts_example(monkeypatch):
+    """docs/guide.md shows what benchmarks/compare_trec6.py measured, and the estimate was within 1.5x."""
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.syspath_prepend(str(root / "benchmarks"))
+    import compare_trec6
+
+    try:
+        payload = json.loads((root / "benchmarks" / "results" / "compare_trec6.json").read_text(encoding="utf-8"))
+        block = compare_trec6.guide_block(payload)
+    finally:
+        sys.modules.pop("compare_trec6", None)
+    assert block in (root / "docs" / "guide.md").read_text(encoding="utf-8")
+    assert (root / "benchmarks" / "results" / "compare_trec6.png").is_file()
+    assert len(payload["compare"]["table"]) == 4 * 5 * 3 and payload["compare"]["stopped"] is None
+    assert 1 / 1.5 <= payload["timing"]["ratio"] <= 1.5  # the must-show: estimate against the measured time
