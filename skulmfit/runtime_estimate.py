@@ -18,7 +18,9 @@ fits (one method, one training size, one fold) will take:
 * **Any other estimator**: timed fitting a sample of the labelled rows and predicting a sample,
   then scaled linearly with the number of rows.
 
-The estimate is an estimate: on a machine shared with other work it moves with the load.
+The estimate is an estimate: on a machine shared with other work it moves with the load. A
+fine-tuned LM already in a cache kept from an earlier run (``memory=``) is priced as if it had to
+be computed, and ``early_stopping=True`` is priced as if every epoch ran.
 """
 
 from __future__ import annotations
