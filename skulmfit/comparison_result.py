@@ -199,7 +199,7 @@ class ComparisonResult:
                     mean, std = r[f"{key}_mean"], r[f"{key}_std"]
                     line.append(f"{mean:.3f}" + (f" ± {std:.3f}" if std is not None else "")
                                 + ("" if r["n_folds"] == self.setup.get("n_folds", r["n_folds"])
-                                   else f" ({r['n_folds']} folds)"))
+                                   else f" ({r['n_folds']} fold{'s' if r['n_folds'] != 1 else ''})"))
                 else:
                     line.append(f"{r[key]:.1f}")
             body.append(line)
