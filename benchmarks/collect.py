@@ -15,8 +15,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DOC = HERE.parent / "docs" / "benchmarks.md"
-ORDER = ["pretraining_value", "epochs", "accuracy", "vocab_coverage", "low_shot", "ablations", "speed", "lm_throughput",
-         "wt103_cost", "fastai_equivalence", "tokenizer_speed", "tokenizer_agreement", "run_all"]
+ORDER = ["pretraining_value", "epochs", "accuracy", "vocab_coverage", "low_shot", "compare", "ablations", "speed",
+         "lm_throughput", "wt103_cost", "fastai_equivalence", "tokenizer_speed", "tokenizer_agreement", "run_all"]
 
 INTRO = """# Benchmarks
 

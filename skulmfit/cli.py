@@ -456,8 +456,15 @@ def _run_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    from .cli_compare import add_compare
+
+    add_compare(sub)
+
+
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_pretrain, _add_evaluate_lm, _add_export, _add_import_fastai, _add_fetch, _add_fit, _add_predict, _add_demo,
+    _add_pretrain, _add_evaluate_lm, _add_export, _add_import_fastai, _add_fetch, _add_fit, _add_predict,
+    _add_compare, _add_demo,
 )
 
 

@@ -1,4 +1,4 @@
-"""Plots of a :class:`~skulmfit.ULMFiTClassifier`: its learning-rate schedule and its training history.
+"""Plots of a :class:`~skulmfit.ULMFiTClassifier` (learning-rate schedule, training history) and of a comparison.
 
 matplotlib is optional (``pip install skulmfit[plot]``) and imported only when a plot is drawn.
 
@@ -7,6 +7,7 @@ matplotlib is optional (``pip install skulmfit[plot]``) and imported only when a
   estimator's parameters alone: no training is needed. :func:`lr_schedule_data` returns the same
   numbers without plotting.
 * :func:`history` draws the per-epoch losses recorded in ``history_`` by ``fit``.
+* :func:`learning_curve` draws a :func:`skulmfit.compare` result: score against training size.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from .clf_training import unfreeze_stages
 from .schedules import discriminative_lrs, get_schedule
 
-__all__ = ["history", "lr_schedule", "lr_schedule_data"]
+__all__ = ["history", "learning_curve", "lr_schedule", "lr_schedule_data"]
 
 PAPER_N_LAYERS = 3
 
@@ -295,3 +296,63 @@ def _directions(records: list[dict[str, Any]]) -> list[str]:
     for r in records:
         seen.setdefault(r.get("direction", "fwd"), None)
     return list(seen)
+
+
+# -- learning curve of a comparison ----------------------------------------------------------------
+_MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
+
+
+def learning_curve(result: Any, metric: str | None = None, ax: Any = None) -> Any:
+    """Draw a :func:`skulmfit.compare` result: score against training size (log x axis), one line
+    per method with a band of ± one standard deviation over the folds (cf. the paper's Figure 3).
+
+    Parameters
+    ----------
+    result : ComparisonResult
+    metric : str, optional
+        One of ``result.metrics`` (default: the first).
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per method (labelled with its name); ``line.get_xdata()`` holds the mean
+        training sizes, ``line.get_ydata()`` the mean scores.
+    """
+    metric = metric or result.metrics[0]
+    if metric not in result.metrics:
+        raise ValueError(f"unknown metric {metric!r}; the comparison scored {result.metrics}")
+    summary = result.summary
+    if not summary:
+        raise ValueError("the comparison has no finished fits to plot")
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    xs_all: dict[Any, float] = {}
+    folds = max(r["n_folds"] for r in summary)
+    for k, method in enumerate(result.methods):
+        recs = [r for r in summary if r["method"] == method]
+        if not recs:
+            continue
+        x = np.array([r["n_train"] for r in recs], dtype=float)
+        m = np.array([r[f"{metric}_mean"] for r in recs], dtype=float)
+        s = np.array([np.nan if r[f"{metric}_std"] is None else r[f"{metric}_std"] for r in recs], dtype=float)
+        for r in recs:
+            xs_all.setdefault(r["size"], r["n_train"])
+        (line,) = ax.plot(x, m, marker=_MARKERS[k % len(_MARKERS)], linewidth=1.6, label=method)
+        band = np.nan_to_num(s)
+        ax.fill_between(x, m - band, m + band, color=line.get_color(), alpha=0.15, linewidth=0)
+    ax.set_xscale("log")
+    from matplotlib.ticker import NullLocator
+
+    ax.xaxis.set_minor_locator(NullLocator())
+    ticks = sorted(xs_all.items(), key=lambda kv: kv[1])
+    ax.set_xticks([v for _, v in ticks])
+    ax.set_xticklabels([f"all\n({v:.0f})" if size == "all" else str(size) for size, v in ticks])
+    ax.set_xlabel("labelled training examples (log scale)")
+    ax.set_ylabel(f"{metric} on the held-out folds")
+    ax.set_title(f"learning curve: mean ± std over {folds} fold{'s' if folds != 1 else ''}", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax

@@ -28,7 +28,7 @@ def _help(argv, capsys):
 
 def test_main_help_lists_subcommands(capsys):
     out = _help([], capsys)
-    for cmd in ("pretrain", "evaluate-lm", "export", "import-fastai", "fetch", "fit", "predict", "demo"):
+    for cmd in ("pretrain", "evaluate-lm", "export", "import-fastai", "fetch", "fit", "predict", "compare", "demo"):
         assert cmd in out
 
 
@@ -42,6 +42,9 @@ def test_main_help_lists_subcommands(capsys):
              "--lm-lr", "--batch-size", "--bidirectional", "--unfreeze", "--max-len", "--device", "--seed",
              "--quiet", "unlabelled"]),
     ("predict", ["--text-col", "--out", "--proba", "--format", "--keep-columns", "trust"]),
+    ("compare", ["--text-col", "--label-col", "--unlabelled", "--sizes", "--cv", "--out", "--max-minutes",
+                 "--estimate-only", "--methods", "--sampling", "--scoring", "--pretrained", "--seed", "--quiet",
+                 "compare.json", "compare.md", "compare.png", "verdict"]),
     ("demo", ["--subset-size", "--pretrained", "--epochs", "--lm-epochs", "--seed", "--quiet", "wt103"]),
 ])
 def test_subcommand_help(cmd, options, capsys):
