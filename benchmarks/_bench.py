@@ -151,12 +151,10 @@ TFIDF_DESCRIPTION = ("TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True) + "
 
 
 def one_blas_thread():
-    """Context: OpenBLAS (numpy/scipy) on one thread. Its spinning worker threads make the TF-IDF +
-    LR baseline about 10x slower with 2 threads on a busy 2-core machine (measured); torch's own
-    kernels are not affected."""
-    from threadpoolctl import threadpool_limits
+    """Context: OpenBLAS (numpy/scipy) on one thread (see :func:`skulmfit.runtime_estimate.one_blas_thread`)."""
+    from skulmfit.runtime_estimate import one_blas_thread as one
 
-    return threadpool_limits(limits=1, user_api="blas")
+    return one()
 
 
 def is_baseline(est: Any) -> bool:

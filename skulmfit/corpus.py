@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .download import sha256_of as file_sha256
 from .progress import progress_bar
 from .tokenizer import Tokenizer
 from .vocab import Vocab
@@ -103,14 +104,6 @@ def iter_documents(path: str | os.PathLike[str], doc_sep: str = "auto",
                     buf = []
             if buf:
                 yield "\n".join(buf)
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass

@@ -39,7 +39,7 @@ import torch
 from .download import sha256_of
 from .exceptions import ArchiveError, ModelFileError
 from .model import AWDLSTMConfig, LanguageModel
-from .modelfile import PretrainedLM, atomic_save, load_lm, save_lm
+from .modelfile import PretrainedLM, atomic_save, atomic_write, load_lm, save_lm
 from .safe_tar import safe_extract
 from .tokenizer import PAD, UNK, Tokenizer
 from .vocab import Vocab
@@ -101,17 +101,8 @@ def read_itos(path: str | os.PathLike[str]) -> list[str]:
 def write_itos(itos: list[str], path: str | os.PathLike[str]) -> None:
     """Pickle a list of str atomically (protocol 2, which fastai v1 and v2 both read)."""
     path = Path(path)
-    payload = pickle.dumps([str(t) for t in itos], protocol=2)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write(pickle.dumps([str(t) for t in itos], protocol=2))
 
 
 def unique_itos(itos: list[str]) -> tuple[list[str], int]:

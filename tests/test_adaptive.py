@@ -195,6 +195,7 @@ def test_evaluate_lm_cli_on_an_adaptive_model(adaptive_lm_path, tmp_path, capsys
     assert "perplexity" in out
 
 
+@torch.no_grad()
 def test_evaluate_matches_mean_log_prob():
     model = small_model()
     ids = np.random.default_rng(0).integers(0, 60, 200).astype(np.int32)

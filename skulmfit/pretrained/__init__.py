@@ -10,14 +10,13 @@ converted once and cached.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..download import get_data_home
+from ..download import get_data_home, sha256_of
 from .remote import REMOTE_MODELS, describe_remote, fetch_pretrained, import_cached
 
 DIRECTIONS = ("fwd", "bwd")
@@ -138,11 +137,7 @@ def file_identity(path: Path | None) -> str:
     """Content hash of a model file (cache key for fine-tuned LMs); ``'none'`` for no file."""
     if path is None:
         return "none"
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_of(path)
 
 
 __all__ = ["list_pretrained", "resolve_pretrained", "fetch_pretrained", "get_data_home", "named_models",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 from .._version import __version__
 from ..download import check_file, download, ensure_writable_folder, get_data_home, sha256_of
 from ..exceptions import ArchiveError, DownloadError, ModelFileError
+from ..modelfile import atomic_write
 
 BASE_URL_ENV = "SKULMFIT_PRETRAINED_URL"
 
@@ -105,16 +105,8 @@ def _paths(name: str, direction: str, data_home: str | os.PathLike[str] | None) 
 
 
 def _write_json(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
 
 
 def trusted_model(model: Path, record: Path) -> bool:
