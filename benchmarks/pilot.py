@@ -50,8 +50,11 @@ CANDIDATES: dict[str, dict[str, int]] = {
     "v60k-e64-h128": {"max_vocab": 60_000, "emb_size": 64, "hidden_size": 128},
     "v60k-e128-h256": {"max_vocab": 60_000, "emb_size": 128, "hidden_size": 256},
     "v30k-e128-h256": {"max_vocab": 30_000, "emb_size": 128, "hidden_size": 256},
-    "v60k-e200-h384": {"max_vocab": 60_000, "emb_size": 200, "hidden_size": 384},
+    # 60k x 200 would be 15.7M parameters, 31 MB in half precision: over the 25 MB a shipped direction may
+    # weigh, so the largest candidate has 30k words.
+    "v30k-e200-h384": {"max_vocab": 30_000, "emb_size": 200, "hidden_size": 384},
 }
+REFERENCE = "v60k-e64-h128"  # re-timed beside candidates calibrated in a later run (see calibrate)
 # Shared pretraining settings: the shipped default's recipe (docs/pretrained.md), adaptive softmax.
 COMMON = {"layers": 3, "min_freq": 2, "batch_size": 64, "bptt": 70, "lr": 5e-3, "schedule": "one_cycle",
           "drop_mult": 0.1, "decoder": "adaptive", "cutoffs": [2_000, 10_000, 30_000], "div_value": 4.0}
@@ -73,47 +76,74 @@ def pretrain_options(name: str, args: argparse.Namespace, max_tokens: int):
     )
 
 
+def _time_candidate(name: str, args: argparse.Namespace, cache) -> tuple[float, int]:
+    """Tokens/s of one candidate's training step (after 3 warm-up steps) and its parameter count."""
+    import torch
+
+    from skulmfit.lm_training import LMTrainConfig, LMTrainer
+    from skulmfit.model import LanguageModel
+
+    opts = pretrain_options(name, args, 1)
+    vocab = cache.build_vocab(opts.max_vocab, opts.min_freq)
+    ids = np.asarray(cache.numericalize(vocab)[: 64 * 70 * (args.steps + 3) + 1])
+    model = LanguageModel(opts.model_config(vocab))
+    trainer = LMTrainer(model, ids, LMTrainConfig(batch_size=64, bptt=70, lr=1e-3, lr_decay=1.0, drop_mult=0.1,
+                                                  seed=0), torch.device("cpu"))
+    for _ in range(3):  # warm-up steps (allocator, thread pool)
+        trainer.train_step()
+    t0, tok0 = time.perf_counter(), trainer.tokens_seen
+    for _ in range(args.steps):
+        trainer.train_step()
+    return (trainer.tokens_seen - tok0) / (time.perf_counter() - t0), sum(p.numel() for p in model.parameters())
+
+
 def calibrate(args: argparse.Namespace) -> None:
-    """Tokens/s of each candidate's training step on ``--threads`` threads, back to back."""
+    """Tokens/s of each candidate's training step on ``--threads`` threads, back to back.
+
+    With ``--candidate`` and an existing calibration, only those candidates are timed, beside the
+    already calibrated :data:`REFERENCE`; their rates are scaled by the reference's earlier rate
+    over its rate now, so the budgets stay comparable although the machine's load has changed.
+    """
     import torch
 
     from skulmfit.corpus import build_token_cache
     from skulmfit.devices import tune_cpu_allocator
-    from skulmfit.lm_training import LMTrainConfig, LMTrainer
-    from skulmfit.model import LanguageModel
     from skulmfit.tokenizer import Tokenizer
 
     torch.set_num_threads(args.threads)
     tune_cpu_allocator()  # as pretraining does
-    opts0 = pretrain_options(next(iter(CANDIDATES)), args, 1)
-    cache = build_token_cache(opts0.corpus, Tokenizer(), args.cache_dir or str(PILOT_DIR / ".cache"),
-                              exclude_ids=EXCLUDE_IDS, verbose=1)
-    rows = []
-    for name in CANDIDATES:
-        opts = pretrain_options(name, args, 1)
-        vocab = cache.build_vocab(opts.max_vocab, opts.min_freq)
-        ids = np.asarray(cache.numericalize(vocab)[: 64 * 70 * (args.steps + 3) + 1])
-        model = LanguageModel(opts.model_config(vocab))
-        trainer = LMTrainer(model, ids, LMTrainConfig(batch_size=64, bptt=70, lr=1e-3, lr_decay=1.0,
-                                                      drop_mult=0.1, seed=0), torch.device("cpu"))
-        for _ in range(3):  # warm-up steps (allocator, thread pool)
-            trainer.train_step()
-        t0, tok0 = time.perf_counter(), trainer.tokens_seen
-        for _ in range(args.steps):
-            trainer.train_step()
-        tps = (trainer.tokens_seen - tok0) / (time.perf_counter() - t0)
-        n_params = sum(p.numel() for p in model.parameters())
-        rows.append({"candidate": name, **CANDIDATES[name], "parameters": n_params, "tokens_per_s": tps,
-                     "budget_tokens": int(tps * args.minutes * 60)})
-        B.log(f"{name}: {n_params:,} parameters, {tps:,.0f} tokens/s -> {rows[-1]['budget_tokens']:,} tokens "
-              f"in {args.minutes:g} min")
+    opts0 = pretrain_options(REFERENCE, args, 1)
+    cache = build_token_cache(opts0.corpus, Tokenizer(), args.cache_dir, exclude_ids=EXCLUDE_IDS, verbose=1)
+    old = json.loads(CALIBRATION.read_text()) if args.candidate and CALIBRATION.exists() else None
+    names = args.candidate if old else list(CANDIDATES)
+    scale, note = 1.0, "candidates timed back to back in one run"
+    if old:
+        ref_then = next(r["tokens_per_s"] for r in old["rows"] if r["candidate"] == REFERENCE)
+        timed = {}
+        for name in [REFERENCE, *names, REFERENCE, *names]:  # interleaved: load changes hit both alike
+            timed.setdefault(name, []).append(_time_candidate(name, args, cache))
+        ref_now = float(np.mean([t for t, _ in timed[REFERENCE]]))
+        scale = ref_then / ref_now
+        note = (f"{', '.join(names)} timed in a later run, interleaved twice with {REFERENCE} ({ref_now:,.0f} "
+                f"tokens/s then against {ref_then:,.0f} in the first run), and scaled by that ratio ({scale:.3f})")
+    rows = [r for r in (old["rows"] if old else []) if r["candidate"] in CANDIDATES and r["candidate"] not in names]
+    for name in names:
+        if old:
+            tps, n_params = float(np.mean([t for t, _ in timed[name]])), timed[name][0][1]
+        else:
+            tps, n_params = _time_candidate(name, args, cache)
+        rows.append({"candidate": name, **CANDIDATES[name], "parameters": n_params, "tokens_per_s": tps * scale,
+                     "budget_tokens": int(tps * scale * args.minutes * 60)})
+        B.log(f"{name}: {n_params:,} parameters, {tps:,.0f} tokens/s (x {scale:.3f}) -> "
+              f"{rows[-1]['budget_tokens']:,} tokens in {args.minutes:g} min")
+    notes = (old or {}).get("notes", ["the first candidates timed back to back in one run"]) + [note]
     payload = {"minutes": args.minutes, "threads": args.threads, "steps_timed": args.steps, "common": COMMON,
-               "rows": rows}
+               "rows": rows, "notes": notes}
     table = markdown_table(rows, ["candidate", "max_vocab", "emb_size", "hidden_size", "parameters",
                                   "tokens_per_s", "budget_tokens"])
     write_results("pilot_calibration", payload, with_notes(table, [
         f"Training-step throughput (batch 64 x bptt 70, adaptive softmax, AdamW, AR/TAR, {args.threads} thread), "
-        f"{args.steps} steps after 3 warm-up steps, candidates timed back to back in one run.",
+        f"{args.steps} steps after 3 warm-up steps: " + "; ".join(notes) + ".",
         f"Budget: {args.minutes:g} min of pretraining at the measured rate, the same CPU time for every candidate.",
     ]), "Pilot calibration: pretraining throughput per candidate")
 
