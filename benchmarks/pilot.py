@@ -54,6 +54,7 @@ CANDIDATES: dict[str, dict[str, int]] = {
     # weigh, so the largest candidate has 30k words.
     "v30k-e200-h384": {"max_vocab": 30_000, "emb_size": 200, "hidden_size": 384},
 }
+SHIPPED = "shipped default (64/128, 8k, full softmax, 1 pass)"  # today's pretrained='default', for reference
 REFERENCE = "v60k-e64-h128"  # re-timed beside candidates calibrated in a later run (see calibrate)
 # Shared pretraining settings: the shipped default's recipe (docs/pretrained.md), adaptive softmax.
 COMMON = {"layers": 3, "min_freq": 2, "batch_size": 64, "bptt": 70, "lr": 5e-3, "schedule": "one_cycle",
@@ -191,16 +192,18 @@ def task_data(task: str, data: str):
 
 def evaluate(args: argparse.Namespace) -> None:
     cells = B.Cells("pilot", args.resume)
-    names = [n for n in (args.candidate or list(CANDIDATES)) if model_path(n).exists()]
-    if not names:
+    models = {n: str(model_path(n)) for n in (args.candidate or list(CANDIDATES)) if model_path(n).exists()}
+    if args.with_shipped:
+        models[SHIPPED] = "default"
+    if not models:
         raise SystemExit("no finished candidate model under benchmarks/pilot/: run `pilot.py pretrain` first")
     for task in args.tasks:
         Xtr, ytr, Xte, yte, Xun = task_data(task, args.data)
         X_lm, y_lm = B.with_unlabelled(Xtr, ytr, Xun)
         r = B.fit_eval(B.tfidf_lr(0), Xtr, ytr, Xte, yte, cells, _label(task, "TF-IDF + LR"))
         B.log(f"{task}: TF-IDF + LR {r['error']:.2f}%")
-        for name in names:
-            est = B.make_ulmfit({"pretrained": str(model_path(name)), "device": args.device, "random_state": 0})
+        for name, path in models.items():
+            est = B.make_ulmfit({"pretrained": path, "device": args.device, "random_state": 0})
             r = B.fit_eval(est, X_lm, y_lm, Xte, yte, cells, _label(task, name))
             B.log(f"{task}: {name} {r['error']:.2f}%  (fit {r['fit_s']:.0f}s)")
     report(args)
@@ -212,7 +215,7 @@ def report(args: argparse.Namespace) -> None:
     calib = json.loads(CALIBRATION.read_text()) if CALIBRATION.exists() else {"rows": []}
     by_name = {r["candidate"]: r for r in calib["rows"]}
     rows, runs = [], []
-    names = ["TF-IDF + LR"] + list(CANDIDATES)
+    names = ["TF-IDF + LR", SHIPPED] + list(CANDIDATES)
     for name in names:
         row: dict = {"model": name}
         if name in CANDIDATES:
@@ -277,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--steps", type=int, default=12)
         s.add_argument("--checkpoint-every", type=float, default=5.0)
         s.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+        s.add_argument("--with-shipped", action="store_true", help="also evaluate today's shipped default model")
     args = p.parse_args(argv)
     if args.cache_dir is None:
         args.cache_dir = str(PILOT_DIR / ".cache")
