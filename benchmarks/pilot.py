@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, RESULTS, markdown_table, quiet_threads, with_notes, write_results  # noqa: E402
@@ -46,14 +48,19 @@ CORPUS = [f"wikipedia/enwiki_A{s}.jsonl.xz" for s in "ABCD"]
 EXCLUDE_IDS = ["21632", "44122"]  # the WikiText-103 test articles in the corpus
 CALIBRATION = RESULTS / "pilot_calibration.json"
 
-CANDIDATES: dict[str, dict[str, int]] = {
+CANDIDATES: dict[str, dict[str, Any]] = {
     "v60k-e64-h128": {"max_vocab": 60_000, "emb_size": 64, "hidden_size": 128},
     "v60k-e128-h256": {"max_vocab": 60_000, "emb_size": 128, "hidden_size": 256},
     "v30k-e128-h256": {"max_vocab": 30_000, "emb_size": 128, "hidden_size": 256},
     # 60k x 200 would be 15.7M parameters, 31 MB in half precision: over the 25 MB a shipped direction may
     # weigh, so the largest candidate has 30k words.
     "v30k-e200-h384": {"max_vocab": 30_000, "emb_size": 200, "hidden_size": 384},
+    # The issue's word-vector arm: v60k-e128-h256 with its embedding initialised from PPMI + SVD vectors of
+    # the same corpus. Same training step, so same rate; the minutes the vectors take come off its budget.
+    "v60k-e128-h256-ppmi": {"max_vocab": 60_000, "emb_size": 128, "hidden_size": 256, "init_embeddings": "ppmi"},
 }
+SAME_STEP_AS = {"v60k-e128-h256-ppmi": "v60k-e128-h256"}  # calibrated by the other candidate's rate
+PPMI_TIMING = RESULTS / "pilot_ppmi_timing.json"
 SHIPPED = "shipped default (64/128, 8k, full softmax, 1 pass)"  # today's pretrained='default', for reference
 REFERENCE = "v60k-e64-h128"  # re-timed beside candidates calibrated in a later run (see calibrate)
 # Shared pretraining settings: the shipped default's recipe (docs/pretrained.md), adaptive softmax.
@@ -116,7 +123,7 @@ def calibrate(args: argparse.Namespace) -> None:
     opts0 = pretrain_options(REFERENCE, args, 1)
     cache = build_token_cache(opts0.corpus, Tokenizer(), args.cache_dir, exclude_ids=EXCLUDE_IDS, verbose=1)
     old = json.loads(CALIBRATION.read_text()) if args.candidate and CALIBRATION.exists() else None
-    names = args.candidate if old else list(CANDIDATES)
+    names = [n for n in (args.candidate if old else list(CANDIDATES)) if n not in SAME_STEP_AS]
     scale, note = 1.0, "candidates timed back to back in one run"
     if old:
         ref_then = next(r["tokens_per_s"] for r in old["rows"] if r["candidate"] == REFERENCE)
@@ -149,18 +156,60 @@ def calibrate(args: argparse.Namespace) -> None:
     ]), "Pilot calibration: pretraining throughput per candidate")
 
 
+def _ppmi_seconds(name: str, args: argparse.Namespace) -> float:
+    """Seconds (on ``--threads`` threads) that ``name``'s PPMI vectors took; computes and records them once."""
+    import torch
+
+    from skulmfit.corpus import build_token_cache
+    from skulmfit.pretraining import corpus_ppmi_vectors
+    from skulmfit.tokenizer import Tokenizer
+
+    timings = json.loads(PPMI_TIMING.read_text()) if PPMI_TIMING.exists() else {}
+    if name in timings:
+        return float(timings[name]["seconds"])
+    torch.set_num_threads(args.threads)
+    opts = pretrain_options(name, args, 1)
+    cache = build_token_cache(opts.corpus, Tokenizer(), args.cache_dir, exclude_ids=EXCLUDE_IDS, verbose=1)
+    vocab = cache.build_vocab(opts.max_vocab, opts.min_freq)
+    cache.numericalize(vocab)  # shared with pretraining, not part of the vectors' cost
+    for old in cache.directory.glob(f"ppmi-*-d{opts.emb_size}.npy"):
+        old.unlink()  # time a fresh computation
+    t0 = time.perf_counter()
+    corpus_ppmi_vectors(cache, vocab, opts.emb_size, verbose=1)
+    seconds = time.perf_counter() - t0
+    timings[name] = {"seconds": seconds, "threads": args.threads, "load_average": list(os.getloadavg()),
+                     "tokens": cache.n_tokens, "what": "PPMI counts + randomized SVD over the whole corpus"}
+    PPMI_TIMING.write_text(json.dumps(timings, indent=2), encoding="utf-8")
+    B.log(f"{name}: PPMI vectors took {seconds:.0f} s on {args.threads} thread(s)")
+    return seconds
+
+
+def budgets(args: argparse.Namespace, names: list[str]) -> dict[str, int]:
+    """Each candidate's pretraining budget in tokens (calibrated rate x minutes, less any PPMI time)."""
+    rows = {r["candidate"]: r for r in json.loads(CALIBRATION.read_text())["rows"]}
+    minutes = json.loads(CALIBRATION.read_text())["minutes"]
+    out = {}
+    for name in names:
+        base = SAME_STEP_AS.get(name, name)
+        if CANDIDATES[name].get("init_embeddings") == "ppmi":
+            out[name] = int(rows[base]["tokens_per_s"] * (minutes * 60 - _ppmi_seconds(name, args)))
+        else:
+            out[name] = int(rows[base]["budget_tokens"])
+    return out
+
+
 def pretrain(args: argparse.Namespace) -> None:
     from skulmfit.pretraining import pretrain as run_pretrain
 
     if not CALIBRATION.exists():
         raise SystemExit(f"no calibration at {CALIBRATION}: run `python benchmarks/pilot.py calibrate` first")
-    budget = {r["candidate"]: r["budget_tokens"] for r in json.loads(CALIBRATION.read_text())["rows"]}
     for name in args.candidate or list(CANDIDATES):
         if model_path(name).exists():
             B.log(f"{name}: finished ({model_path(name)})")
             continue
-        B.log(f"{name}: pretraining {budget[name]:,} tokens (resumes from its checkpoint if there is one)")
-        run_pretrain(pretrain_options(name, args, budget[name]))
+        budget = budgets(args, [name])[name]
+        B.log(f"{name}: pretraining {budget:,} tokens (resumes from its checkpoint if there is one)")
+        run_pretrain(pretrain_options(name, args, budget))
 
 
 def task_data(task: str, data: str):
@@ -219,7 +268,8 @@ def report(args: argparse.Namespace) -> None:
     for name in names:
         row: dict = {"model": name}
         if name in CANDIDATES:
-            row.update({k: by_name.get(name, {}).get(k) for k in ("parameters", "tokens_per_s")})
+            calibrated = by_name.get(SAME_STEP_AS.get(name, name), {})
+            row.update({k: calibrated.get(k) for k in ("parameters", "tokens_per_s")})
             card_path = model_path(name).with_suffix(".json")
             if card_path.exists():
                 card = json.loads(card_path.read_text())
@@ -243,6 +293,11 @@ def report(args: argparse.Namespace) -> None:
         "one-cycle lr 5e-3, drop_mult 0.1, batch 64 x bptt 70.",
         "Tasks (seed 0, library defaults, forward ULMFiT): TREC-6 5,452/500; IMDb 1,000/2,000 + 2,000 unlabelled "
         "(the accuracy benchmark's subset); MR fold 1 of 10; AG News 1,000 labels / 2,600 test.",
+        "The -ppmi candidate starts from word vectors of the same corpus (PPMI + SVD, `skulmfit pretrain "
+        "--init-embeddings ppmi`); the seconds they took on one thread (pilot_ppmi_timing.json: "
+        + ", ".join(f"{k} {v['seconds']:.0f} s" for k, v in (json.loads(PPMI_TIMING.read_text()).items()
+                                                          if PPMI_TIMING.exists() else []))
+        + ") come off its 45-minute budget.",
         "Held-out perplexities are over different vocabularies (30k vs 60k words) and are not comparable across them.",
         B.compute_note(runs, cells),
     ]

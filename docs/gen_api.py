@@ -32,6 +32,8 @@ SECTIONS = [
     ("Text", "skulmfit.fastai_tokenizer", ["FastaiTokenizer"]),
     ("Text", "skulmfit.spacy_en", ["SpacyEnSplitter"]),
     ("Text", "skulmfit.vocab", ["Vocab"]),
+    ("Word vectors", "skulmfit.word_vectors", ["ppmi_svd_vectors", "cooccurrence_counts", "read_text_vectors",
+                                               "apply_word_vectors"]),
     ("Model", "skulmfit.model", ["AWDLSTMConfig", "AWDLSTM", "LanguageModel", "SequenceClassifier", "PoolingHead",
                                  "concat_pool"]),
     ("Regularisers", "skulmfit.regularizers", ["EmbeddingDropout", "LockedDropout", "WeightDropLSTM",

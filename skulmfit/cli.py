@@ -59,6 +59,10 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--doc-sep", choices=("auto", "line", "blank"), default="auto", help="plain-text document separator")
     p.add_argument("--half", action="store_true", help="store the weights as fp16 (half the file size)")
     p.add_argument("--init", default=None, help="start from this model file's weights and vocabulary")
+    p.add_argument("--init-embeddings", default=None, metavar="ppmi|FILE",
+                   help="initialise the embedding from word vectors: 'ppmi' computes them from the corpus itself "
+                   "(PPMI + SVD, minutes on one CPU thread, cached beside the tokenized corpus), or a word2vec / "
+                   "GloVe text file of --emb-size vectors")
     p.add_argument("--decoder", choices=("full", "adaptive"), default="full",
                    help="output layer: the paper's full softmax tied to the embedding, or an adaptive softmax "
                    "(much faster with a large vocabulary; default full)")
@@ -93,7 +97,8 @@ def _run_pretrain(args: argparse.Namespace) -> int:
         device=args.device, checkpoint_every=args.checkpoint_every, resume=args.resume, seed=args.seed,
         jobs=args.jobs, threads=args.threads, cache_dir=args.cache_dir,
         exclude_ids=[s for s in args.exclude_ids.split(",") if s], doc_sep=args.doc_sep, half=args.half,
-        init=args.init, decoder=args.decoder, cutoffs=args.cutoffs, div_value=args.div_value,
+        init=args.init, init_embeddings=args.init_embeddings, decoder=args.decoder, cutoffs=args.cutoffs,
+        div_value=args.div_value,
         portable_checkpoint=args.portable_checkpoint, verbose=0 if args.quiet else 1, command=args.command_line,
     )
     card = pretrain(opts)

@@ -9,6 +9,7 @@ the carried hidden state, so ``--resume`` continues exactly where a killed run s
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ._version import __version__
@@ -32,8 +34,10 @@ from .exceptions import ModelFileError
 from .lm_training import LMTrainConfig, LMTrainer, evaluate_lm
 from .model import AWDLSTMConfig, LanguageModel
 from .modelfile import PretrainedLM, atomic_save, load_lm, safe_load, save_lm
-from .tokenizer import Tokenizer
+from .progress import progress_bar
+from .tokenizer import SPECIAL_TOKENS, Tokenizer
 from .vocab import Vocab
+from .word_vectors import apply_word_vectors, ppmi_svd_vectors, read_text_vectors
 
 CHECKPOINT_FORMAT = "skulmfit-pretrain-checkpoint"
 
@@ -70,6 +74,7 @@ class PretrainOptions:
     doc_sep: str = "auto"
     half: bool = False
     init: str | None = None
+    init_embeddings: str | None = None
     decoder: str = "full"
     cutoffs: list[int] = field(default_factory=lambda: list(DEFAULT_CUTOFFS))
     div_value: float = DEFAULT_DIV_VALUE
@@ -96,6 +101,8 @@ class PretrainOptions:
         key = {k: d[k] for k in keys}
         if self.decoder != "full":  # older checkpoints (full softmax) lack these keys
             key.update(decoder=self.decoder, cutoffs=list(self.cutoffs), div_value=self.div_value)
+        if self.init_embeddings:  # likewise
+            key.update(init_embeddings=self.init_embeddings)
         return key
 
     def model_config(self, vocab: Vocab) -> AWDLSTMConfig:
@@ -112,6 +119,53 @@ class PretrainOptions:
             raise ValueError(f"--decoder must be 'full' or 'adaptive', got {self.decoder!r}")
         return AWDLSTMConfig(vocab_size=len(vocab), emb_size=self.emb_size, hidden_size=self.hidden_size,
                              n_layers=self.layers, pad_idx=vocab.pad_idx, **extra)
+
+
+def corpus_ppmi_vectors(cache: TokenCache, vocab: Vocab, dim: int, verbose: int = 1) -> np.ndarray:
+    """PPMI + SVD word vectors of ``vocab`` from the tokenized corpus, cached in ``cache``'s folder.
+
+    Computed once per vocabulary and size (:func:`skulmfit.word_vectors.ppmi_svd_vectors`, from the
+    forward stream; the counts are symmetric, so a backward model shares them) and stored as
+    ``ppmi-<vocabulary hash>-d<dim>.npy``, written atomically.
+    """
+    key = hashlib.sha256(vocab.to_json().encode()).hexdigest()[:16]
+    path = cache.directory / f"ppmi-{key}-d{dim}.npy"
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    ids = cache.numericalize(vocab)
+    bar = progress_bar(total=len(ids), verbose=verbose, desc="PPMI word vectors", unit="tok", unit_scale=True)
+    done = [0]
+
+    def step(n: int) -> None:
+        bar.update(n - done[0])
+        done[0] = n
+
+    vectors, _ = ppmi_svd_vectors(ids, len(vocab), dim, progress=step)
+    bar.close()
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, vectors, allow_pickle=False)
+    os.replace(tmp, path)
+    return vectors
+
+
+def initialise_embeddings(model: LanguageModel, vocab: Vocab, source: str, cache: TokenCache,
+                          verbose: int = 1) -> int:
+    """Overwrite ``model``'s embedding rows with word vectors; returns how many rows were set.
+
+    ``source`` is ``"ppmi"`` (vectors computed from the pretraining corpus itself, see
+    :func:`corpus_ppmi_vectors`) or a path to vectors in word2vec / GloVe text format of size
+    ``emb_size``. Special tokens keep their random rows. Under data-parallel training only rank 0
+    calls this, before DistributedDataParallel broadcasts rank 0's weights.
+    """
+    emb = model.encoder.embedding.weight
+    if source == "ppmi":
+        words: list[str] = list(vocab.itos)
+        vectors = corpus_ppmi_vectors(cache, vocab, emb.shape[1], verbose)
+    else:
+        if not Path(source).is_file():
+            raise ValueError(f"--init-embeddings must be 'ppmi' or a word-vector text file; {source!r} is neither")
+        words, vectors = read_text_vectors(source, words=vocab.itos)
+    return apply_word_vectors(emb, vocab.itos, words, vectors, skip=range(len(SPECIAL_TOKENS)))
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -151,6 +205,8 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
 
     tokenizer = Tokenizer()
     cache_dir = opts.cache_dir or str(Path(opts.out).parent / ".skulmfit-cache")
+    if opts.init_embeddings and opts.init:
+        raise ValueError("--init-embeddings and --init both set the weights; use one of them")
     init_lm = load_lm(opts.init) if opts.init else None
     if rank == 0:
         cache = build_token_cache(opts.corpus, tokenizer, cache_dir, n_jobs=opts.jobs, doc_sep=opts.doc_sep,
@@ -175,6 +231,14 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
         model = init_lm.model
     else:
         model = LanguageModel(opts.model_config(vocab))
+    ckpt_path = opts.checkpoint_path()
+    if opts.resume and not ckpt_path.exists() and opts.portable_path().exists():
+        ckpt_path = opts.portable_path()  # a checkpoint that travelled: fresh optimizer, short warm-up
+    resumed = opts.resume and ckpt_path.exists()
+    if opts.init_embeddings and not resumed and rank == 0:  # before DDP, which broadcasts rank 0's weights
+        n_set = initialise_embeddings(model, vocab, opts.init_embeddings, cache, opts.verbose)
+        _log(f"embedding initialised from {opts.init_embeddings!r} vectors for {n_set:,} of {len(vocab):,} words",
+             rank, opts.verbose)
     model.to(device)
     ddp_model = None
     if distributed:
@@ -189,10 +253,7 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
     trainer = LMTrainer(model, train_ids, train_config, device, valid_ids=valid_ids,
                         verbose=opts.verbose if rank == 0 else 0,
                         rank=rank, world_size=world, ddp_model=ddp_model)
-    ckpt_path = opts.checkpoint_path()
-    if opts.resume and not ckpt_path.exists() and opts.portable_path().exists():
-        ckpt_path = opts.portable_path()  # a checkpoint that travelled: fresh optimizer, short warm-up
-    if opts.resume and ckpt_path.exists():
+    if resumed:
         ckpt = safe_load(ckpt_path, what="checkpoint")
         _check_checkpoint(ckpt, opts, vocab, _corpus_sha256(cache))
         trainer.load_state_dict(ckpt["trainer"]["ranks"][str(rank)] | {"model": ckpt["trainer"]["model"]}
@@ -263,8 +324,6 @@ def _gather_rank_info(trainer: LMTrainer, model: LanguageModel, world: int) -> d
     """Under DDP: each rank's token range and a hash of its final weights (for the model card)."""
     if world == 1:
         return None
-    import hashlib
-
     import torch.distributed as dist
 
     h = hashlib.sha256()
@@ -392,6 +451,7 @@ def _model_card(opts: PretrainOptions, cache: TokenCache, vocab: Vocab, model: L
         "validation": {"perplexity": valid["perplexity"], "loss": valid["loss"], "tokens": valid["tokens"],
                        "what": "held-out tail of the pretraining stream, skulmfit tokenization"},
         "hardware": {**describe_hardware(device), "device": str(device)},
+        "init_embeddings": opts.init_embeddings,
         "wall_seconds": wall,
         "host": platform.node(),
         "command": opts.command or " ".join(shlex.quote(a) for a in sys.argv),
