@@ -3,7 +3,7 @@
 A model file is a dict::
 
     {"format": "skulmfit-lm", "format_version": 1, "skulmfit_version": "...",
-     "config": {...AWDLSTMConfig...}, "tokenizer": {...}, "vocab": [str, ...],
+     "config": {...AWDLSTMConfig...}, "tokenizer": {...}, "vocab": "[\"xxunk\", ...]" (JSON),
      "direction": "fwd" | "bwd", "state_dict": {name: tensor}, "meta": {...}}
 
 Nothing in it is a pickled Python object, so loading cannot run code. Writes go to a temporary
@@ -118,7 +118,8 @@ def save_lm(lm: PretrainedLM, path: str | os.PathLike[str], half: bool = False,
             "skulmfit_version": __version__,
             "config": lm.model.config.to_dict(),
             "tokenizer": dict(tokenizer_config) if tokenizer_config is not None else lm.tokenizer.get_config(),
-            "vocab": list(lm.vocab.itos),
+            # one JSON string rather than a list: torch's weights-only unpickler takes ~1 s over 60k strings
+            "vocab": json.dumps(list(lm.vocab.itos), ensure_ascii=False),
             "direction": lm.direction,
             "state_dict": state,
             "meta": json.loads(json.dumps(lm.meta, default=str)),  # plain data only
@@ -147,7 +148,7 @@ def load_lm(path: str | os.PathLike[str]) -> PretrainedLM:
         )
     try:
         config = AWDLSTMConfig.from_dict(data["config"])
-        vocab = Vocab(data["vocab"])
+        vocab = Vocab(_itos(data["vocab"]))
         tokenizer = Tokenizer.from_config(data["tokenizer"])
         direction = data["direction"]
         state = data["state_dict"]
@@ -171,6 +172,14 @@ def load_lm(path: str | os.PathLike[str]) -> PretrainedLM:
         )
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return PretrainedLM(model, vocab, tokenizer, direction, dict(data.get("meta", {})))
+
+
+def _itos(field: Any) -> list[str]:
+    """The vocabulary field of a model file: a JSON list of strings (or, in older files, the list itself)."""
+    itos = json.loads(field) if isinstance(field, str) else field
+    if not isinstance(itos, list) or not all(isinstance(t, str) for t in itos):
+        raise ValueError("'vocab' must be a list of strings")
+    return itos
 
 
 def transfer_vocab(lm: PretrainedLM, new_vocab: Vocab) -> PretrainedLM:

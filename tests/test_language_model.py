@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -81,7 +83,13 @@ def test_model_file_round_trip_is_bit_exact(tiny, tmp_path):
         assert torch.equal(v, loaded.model.state_dict()[k]), k
     assert loaded.model.decoder.weight is loaded.model.encoder.embedding.weight  # still tied
     data = torch.load(path, weights_only=True)  # plain data only
-    assert data["format_version"] == 1 and data["vocab"] == vocab.itos
+    assert data["format_version"] == 1 and json.loads(data["vocab"]) == vocab.itos
+    # files written before the vocabulary became one JSON string (a list of str) still load
+    torch.save({**data, "vocab": list(vocab.itos)}, tmp_path / "old.pt")
+    assert load_lm(tmp_path / "old.pt").vocab == vocab
+    torch.save({**data, "vocab": json.dumps([1, 2])}, tmp_path / "bad.pt")
+    with pytest.raises(ModelFileError, match="list of strings"):
+        load_lm(tmp_path / "bad.pt")
 
 
 def test_half_storage_halves_size(tiny, tmp_path):
