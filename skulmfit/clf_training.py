@@ -28,6 +28,7 @@ from torch import nn
 from .data import pad_batch, sorted_batches, sortish_batches
 from .exceptions import TrainingDivergedError
 from .model import SequenceClassifier
+from .precision import autocast, grad_scaler, resolve_precision
 from .progress import progress_bar
 from .schedules import discriminative_lrs, get_schedule
 
@@ -51,6 +52,7 @@ class ClfSettings:
     unfreeze: str = "gradual"
     early_stopping: bool = False
     n_iter_no_change: int = 3
+    precision: str = "auto"  # training only (skulmfit.precision); 'auto' = float32 for the classifier
 
 
 def unfreeze_stages(n_groups: int, strategy: str, epochs: int) -> list[tuple[list[int], int]]:
@@ -99,6 +101,8 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
     schedule = get_schedule(settings.schedule, settings.cut_frac, settings.ratio)
     weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32, device=device)
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+    amp_dtype = resolve_precision(settings.precision, device, "clf")
+    scaler = grad_scaler(device, amp_dtype)
     history: list[dict[str, Any]] = []
     best_score, best_state, since_best, epochs_run, calibrated = -np.inf, None, 0, 0, False
     stages = unfreeze_stages(len(groups), settings.unfreeze, settings.epochs)
@@ -126,18 +130,27 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
                 y = torch.as_tensor(target[idx], device=device)
                 for g, base in zip(optimizer.param_groups, base_lrs):
                     g["lr"] = schedule(seen, total, base)
-                logits = model(ids.to(device), lens.to(device), settings.bptt, settings.max_len)
-                loss = _loss(logits, y, multilabel, weight)
+                with autocast(device, amp_dtype):
+                    logits = model(ids.to(device), lens.to(device), settings.bptt, settings.max_len)
+                loss = _loss(logits.float(), y, multilabel, weight)
                 if not torch.isfinite(loss):
                     raise TrainingDivergedError(
                         f"classifier loss became {float(loss.detach())} in stage {stage_idx + 1} after "
                         f"{seen} examples; try a lower learning rate (lr={settings.lr})"
                     )
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                if scaler is not None:  # float16: scaled loss, unscaled gradients before clipping
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    loss.backward()
                 if settings.clip:
                     nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
-                optimizer.step()
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
                 seen += len(idx)
                 run_loss += float(loss.detach()) * len(idx)
                 n_seen += len(idx)

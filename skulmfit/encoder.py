@@ -17,6 +17,7 @@ from .language_model import (
     LM_PARAMETER_CONSTRAINTS,
     VersionedStateMixin,
     check_device,
+    check_precision,
     derive_seed,
     fit_language_models,
 )
@@ -33,8 +34,9 @@ class ULMFiTEncoder(VersionedStateMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     pretrained, direction, lm_epochs, lm_lr, lm_lr_decay, lm_schedule, lm_drop_mult, batch_size, bptt, \
-cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
-        As in :class:`ULMFiTLanguageModel`.
+cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose, precision
+        As in :class:`ULMFiTLanguageModel` (``precision`` applies to LM fine-tuning; the features
+        are always computed in float32).
     max_len : int, default=1400
         Pool over each document's last ``max_len`` tokens.
 
@@ -65,7 +67,7 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
                  lm_lr_decay: float = 2.6, lm_schedule: str = "stlr", lm_drop_mult: float = 0.3, batch_size: int = 64,
                  bptt: int = 70, cut_frac: float = 0.1, ratio: float = 32.0, max_vocab: int = 60_000, min_freq: int = 2,
                  max_len: int = 1400, device: str = "auto", memory: Any = None, random_state: Any = None,
-                 verbose: int = 0) -> None:
+                 verbose: int = 0, precision: str = "auto") -> None:
         self.pretrained = pretrained
         self.direction = direction
         self.lm_epochs = lm_epochs
@@ -84,6 +86,7 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
         self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
+        self.precision = precision
 
     def __sklearn_tags__(self):  # noqa: ANN204
         tags = super().__sklearn_tags__()
@@ -97,6 +100,7 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
         self._validate_params()
         texts = check_texts(X)
         device = check_device(self.device)
+        check_precision(self.precision, device)
         lms, history, tokenizer, _ = fit_language_models(self, texts, (self.direction,), derive_seed(self.random_state),
                                                          device)
         lm = lms[self.direction]
