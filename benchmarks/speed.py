@@ -350,25 +350,35 @@ def main(argv: list[str] | None = None) -> int:
     model_rows = model_level(args, cfg, sizes)
     wall = time.perf_counter() - t_start
     peak = B.peak_rss_mb()
+    size = f"{cfg['emb']}/{cfg['hidden']}/{cfg['layers']}, {cfg['vocab']:,} words"
+    shape = f"{cfg['emb']}/{cfg['hidden']}/{cfg['layers']}"
+    for r in est_rows:  # every figure names the model size it was measured at
+        r["model"] = "-" if r["what"].startswith("TF-IDF") else f"{shape}, task vocabulary"
+    for r in model_rows:
+        r["model"] = size
 
     t1 = markdown_table([{**r, "n": f"{r['n']:,}", "rate": f"{r['rate']:,.1f}", "rate_wall": f"{r['rate_wall']:,.1f}",
                           "peak RSS MiB": f"{r['peak_rss_mb']:.0f}", "wall s": f"{r['wall_s']:.2f}"} for r in est_rows],
-                        ["corpus", "device", "what", "n", "rate", "unit", "rate_wall", "wall s", "peak RSS MiB"])
+                        ["corpus", "device", "model", "what", "n", "rate", "unit", "rate_wall", "wall s",
+                         "peak RSS MiB"])
     tf_lines = [f"* {r['corpus']} predict: TF-IDF + LR {r['rate']:,.0f} documents/s, ULMFiT (CPU) "
                 f"{r['rate'] * r['ulmfit_predict_ratio']:,.1f} documents/s: ULMFiT is "
                 f"{1 / r['ulmfit_predict_ratio']:,.0f}x slower." for r in est_rows if "ulmfit_predict_ratio" in r]
     t3 = markdown_table([{**r, "rate": f"{r['rate']:,.1f}", "s_per_step": f"{r['s_per_step']:.4f}",
                           "skulmfit / this": None if r["skulmfit / this"] is None else f"{r['skulmfit / this']:.2f}"}
                          for r in model_rows],
-                        ["device", "mode", "doc_len", "impl", "rate", "unit", "s_per_step", "skulmfit / this"])
-    md = "## 1. Estimators on real text\n\n" + t1 + "\n" + "\n".join(tf_lines) + "\n"
+                        ["device", "model", "mode", "doc_len", "impl", "rate", "unit", "s_per_step",
+                         "skulmfit / this"])
+    md = (f"## 1. Estimators on real text (model {args.pretrained}: {shape}; the vocabulary is each task's, "
+          "up to max_vocab)\n\n" + t1) + "\n" + "\n".join(tf_lines) + "\n"
     if grid:
         md += ("\n## 2. GridSearchCV, 2x2 classifier grid (lr x drop_mult), cv=2\n\n"
                f"{grid['n_labelled']:,} labelled + {grid['n_unlabelled']:,} unlabelled (y=-1) TREC-6 questions, "
                f"scored on the labelled rows of each fold: memory=None {grid['memory=None']:.1f} s, with joblib.Memory "
                f"{grid['memory=joblib.Memory']:.1f} s (x{grid['speedup']:.2f}); identical scores: "
                f"{grid['identical_scores']}.\n")
-    md += "\n## 3. Model level vs fastai, batch 64, bptt 70, random tokens\n\n" + t3
+    md += (f"\n## 3. Model level vs fastai at {size} (the {args.pretrained} model's size), batch 64, bptt 70, "
+           "random tokens\n\n" + t3)
     notes = [
         (f"Mode: {mode}; torch threads {args.threads}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; "
          f"devices {args.devices}; model {args.pretrained} (emb {cfg['emb']}, hidden {cfg['hidden']}, layers "
@@ -382,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
          "TF-IDF + LR runs with one BLAS thread (OpenBLAS's spinning threads are ~10x slower on a busy machine). "
          "'skulmfit / this' > 1 means skulmfit is faster."),
         "Measured on a shared, noisy machine: compare rows of one run, not across runs.",
+        ("For the paper's 400/1152/3 size (fastai's WikiText-103 model) see speed_paper "
+         "(python benchmarks/speed.py --paper)."),
     ]
     md = with_notes(md, notes)
     print()
@@ -389,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     write_results(name, {"mode": mode, "sizes": sizes, "model": cfg, "devices": args.devices,
                          "estimators": est_rows, "grid_search": grid, "model_level": model_rows,
                          "peak_rss_mb": peak, "rss_after_imports_mb": rss0, "wall_seconds": wall, "notes": notes},
-                  md, "Speed: default model, CPU" + (" and GPU" if "cuda" in args.devices else ""))
+                  md, f"Speed: {args.pretrained} model ({size}), CPU" + (" and GPU" if "cuda" in args.devices else ""))
     return 0
 
 

@@ -8,6 +8,7 @@ from skulmfit.regularizers import (
     LockedDropout,
     WeightDropLSTM,
     activation_regularization,
+    keep_mask,
     same_layout,
     shared_buffer_offsets,
     temporal_activation_regularization,
@@ -66,7 +67,7 @@ def test_ar_tar():
 
 def _old_embedding_dropout(emb, ids, p):
     """The former formulation: scale the whole matrix, then look up."""
-    mask = emb.weight.new_empty((emb.weight.size(0), 1)).bernoulli_(1 - p) / (1 - p)
+    mask = keep_mask((emb.weight.size(0), 1), p, emb.weight)
     return F.embedding(ids, emb.weight * mask, emb.padding_idx)
 
 
@@ -89,7 +90,8 @@ def test_embedding_dropout_equals_masking_the_whole_matrix():
 def _functional_reference(layer, x, state, seed):
     params = dict(layer.lstm.named_parameters())
     torch.manual_seed(seed)
-    params["weight_hh_l0"] = F.dropout(params["weight_hh_l0"], layer.weight_p, True)
+    w = params["weight_hh_l0"]
+    params["weight_hh_l0"] = w * keep_mask(w.shape, layer.weight_p, w)
     return functional_call(layer.lstm, params, (x, state))
 
 
@@ -172,3 +174,14 @@ def test_weight_drop_hands_one_buffer_to_the_kernel_when_the_weights_share_one(m
     assert len(set(ptrs)) == 1 and all(contiguous)
     assert list(offsets) == shared_buffer_offsets(flat)
     assert ptrs[0] != flat[0].untyped_storage().data_ptr()  # a fresh buffer, not the parameters'
+
+
+def test_keep_mask_keeps_one_minus_p_and_rescales():
+    torch.manual_seed(0)
+    like = torch.zeros(1, dtype=torch.float64)
+    m = keep_mask((200, 500), 0.3, like)
+    assert m.dtype == torch.float64 and m.shape == (200, 500)
+    assert set(m.unique().tolist()) == {0.0, 1 / 0.7}
+    assert abs(float((m > 0).double().mean()) - 0.7) < 0.01  # 100,000 draws: sd 0.0015
+    assert abs(float(m.mean()) - 1.0) < 0.015  # inverted dropout keeps the expectation
+    assert torch.equal(keep_mask((3, 4), 0.0, like), torch.ones(3, 4, dtype=torch.float64))
