@@ -77,10 +77,22 @@ def unfreeze_stages(n_groups: int, strategy: str, epochs: int) -> list[tuple[lis
     raise ValueError(f"unfreeze must be one of {UNFREEZE}, got {strategy!r}")
 
 
-def _loss(logits: torch.Tensor, target: torch.Tensor, multilabel: bool, weight: torch.Tensor | None) -> torch.Tensor:
+def _loss(logits: torch.Tensor, target: torch.Tensor, multilabel: bool, weight: torch.Tensor | None,
+          weight_scale: float | None = None) -> torch.Tensor:
+    """Mean (class-weighted) loss of a batch.
+
+    With ``weight`` and ``weight_scale`` the per-row losses ``w[y_i] * l_i`` are summed and divided
+    by ``len(batch) * weight_scale``, where ``weight_scale`` is the mean class weight over the whole
+    training set: an unbiased minibatch estimate of the training set's weighted mean loss. Without
+    ``weight_scale`` the batch is normalised by its own weights (``F.cross_entropy(weight=...)``),
+    which is exact for a whole set (validation) but lets a small batch that lacks the heavily
+    weighted classes count as much as one full of them.
+    """
     if multilabel:
         return F.binary_cross_entropy_with_logits(logits, target, pos_weight=None)
-    return F.cross_entropy(logits, target, weight=weight)
+    if weight is None or weight_scale is None:
+        return F.cross_entropy(logits, target, weight=weight)
+    return F.cross_entropy(logits, target, weight=weight, reduction="sum") / (len(target) * weight_scale)
 
 
 def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], target: np.ndarray, settings: ClfSettings,
@@ -100,6 +112,8 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
     all_lrs = discriminative_lrs(settings.lr, len(groups), settings.lr_decay)
     schedule = get_schedule(settings.schedule, settings.cut_frac, settings.ratio)
     weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32, device=device)
+    # The training set's mean row weight: batches are normalised by it, not by their own weights.
+    weight_scale = None if weight is None or multilabel else float(np.mean(np.asarray(class_weight)[target]))
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
     amp_dtype = resolve_precision(settings.precision, device, "clf")
     scaler = grad_scaler(device, amp_dtype)
@@ -132,7 +146,7 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
                     g["lr"] = schedule(seen, total, base)
                 with autocast(device, amp_dtype):
                     logits = model(ids.to(device), lens.to(device), settings.bptt, settings.max_len)
-                loss = _loss(logits.float(), y, multilabel, weight)
+                loss = _loss(logits.float(), y, multilabel, weight, weight_scale)
                 if not torch.isfinite(loss):
                     raise TrainingDivergedError(
                         f"classifier loss became {float(loss.detach())} in stage {stage_idx + 1} after "
