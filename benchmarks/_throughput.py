@@ -16,7 +16,8 @@ Implementations (same random token batches, train mode, forward + backward + opt
   BPT3C, concat pooling, AdamW over the trainable groups); ``stages`` = numbers of trainable top layer groups (of 5:
   embedding, 3 LSTMs, head), measured one after the other in one process (gradual unfreezing;
   the warm-up steps run before the first stage only);
-  ``predict`` = eval mode under ``torch.no_grad`` (always float32).
+  ``predict`` = eval mode under ``torch.no_grad``, the encoder in bfloat16 for ``skulmfit-bf16``
+  (as the estimators predict with ``precision='bf16'``), else float32.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def clf_rates(impl: str, emb: int, hidden: int, layers: int, vocab: int, batch: 
 
     from skulmfit.devices import resolve_device
     from skulmfit.model import AWDLSTMConfig, SequenceClassifier
-    from skulmfit.precision import autocast, grad_scaler, resolve_precision
+    from skulmfit.precision import autocast, grad_scaler, inference_dtype, resolve_precision
 
     if impl != "skulmfit" and not impl.startswith("skulmfit-"):
         raise ValueError(f"unknown classifier implementation {impl!r}; expected 'skulmfit' or 'skulmfit-PRECISION'")
@@ -194,9 +195,13 @@ def clf_rates(impl: str, emb: int, hidden: int, layers: int, vocab: int, batch: 
         model.eval()
         it = iter(range(n))
 
+        pdt = inference_dtype(precision, dev)  # what the estimators predict in: bf16 only for 'bf16'
+
         def pstep() -> None:
             with torch.no_grad():
-                model(xs[next(it)], lens, bptt, 1400).argmax(-1)
+                with autocast(dev, pdt):
+                    pooled = model.pool(xs[next(it)], lens, bptt, 1400)
+                model.head(pooled).argmax(-1)
 
         sec = _timed(pstep, steps, warmup, sync)
         rows.append({"mode": "clf_predict", "examples_per_s": batch / sec, "s_per_step": sec})

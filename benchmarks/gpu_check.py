@@ -16,8 +16,8 @@ Parts (each in this process, timed with ``torch.cuda.synchronize``; peak GPU mem
    the same text for ``--ppl-tokens`` tokens in fp32, bf16 and fp16, each evaluated exactly
    (float32); the bar is 2 % of the float32 perplexity.
 4. **Classifier examples/s** at 400/1152/3 on 30- and 300-token documents: training per
-   gradual-unfreezing stage and predict (float32; prediction never uses autocast), skulmfit
-   fp32/bf16/fp16 and fastai when available.
+   gradual-unfreezing stage, skulmfit fp32/bf16/fp16 and fastai when available; predict in float32
+   and, as ``precision='bf16'`` predicts, with the encoder in bfloat16.
 
 On this project's CPU machines it is tested with ``--device cpu --smoke`` (tiny sizes).
 
@@ -248,7 +248,8 @@ def clf_part(device: torch.device, cfg: dict, fa_py: str | None, threads: int) -
         for prec in precisions_for(device):
             try:
                 res = T.clf_rates(f"skulmfit-{prec}", cfg["emb"], cfg["hidden"], cfg["layers"], cfg["vocab"],
-                                  cfg["clf_batch"], L, cfg["bptt"], [1, 2, 3, 4, 5], prec == "fp32", cfg["clf_steps"],
+                                  cfg["clf_batch"], L, cfg["bptt"], [1, 2, 3, 4, 5], prec in ("fp32", "bf16"),
+                                  cfg["clf_steps"],
                                   cfg["warmup"], device=str(device))
             except torch.cuda.OutOfMemoryError as e:
                 res = [{"mode": "clf_train", "error": f"out of memory: {e}".splitlines()[0]}]

@@ -443,7 +443,7 @@ def clf_jobs(cfg: dict, impls: list[str], threads: int) -> list[tuple[str, objec
                 def fn(L=L, steps=steps, impl=impl) -> list[dict]:
                     return T.run_child("clf", impl=impl, emb=cfg["emb"], hidden=cfg["hidden"], layers=cfg["layers"],
                                        vocab=cfg["clf_vocab"], batch=cfg["batch"], bptt=cfg["bptt"], doc_len=L,
-                                       stages=stages, predict=int(impl == "skulmfit"), steps=steps,
+                                       stages=stages, predict=1, steps=steps,
                                        warmup=cfg["warmup"], threads=threads, device="cpu")
             jobs.append((f"clf{L}|{impl}", fn))
     return jobs
@@ -545,8 +545,9 @@ def paper_main(args) -> int:
         "freeze_to(-K)), timed steps per stage "
         + ", ".join(f"{s} at {L} tokens" for L, s in cfg["clf_steps"].items())
         + "; 'gradual unfreezing' = one epoch per stage for K = 1..5, examples/s = 5 / sum(1 / rate_K). "
-        "skulmfit: AdamW over the trainable groups; fastai: Adam. Predict: eval mode, no gradient, float32 for "
-        "both (skulmfit's precision option never applies to prediction).",
+        "skulmfit: AdamW over the trainable groups; fastai: Adam. Predict: eval mode, no gradient, same batch "
+        "(64 documents) for all; fastai and skulmfit in float32, skulmfit-bf16 with the encoder in bfloat16 "
+        "(what precision='bf16' predicts in; agreement with float32 in classifier_precision).",
         load_note(lm_rows + clf_rows),
         "No GPU was used: the GPU comparison is benchmarks/gpu_check.py, to be run where a device is lent.",
     ]

@@ -28,6 +28,7 @@ from .language_model import (
     fit_language_models,
 )
 from .model import SequenceClassifier
+from .precision import inference_dtype
 from .schedules import SCHEDULES
 
 
@@ -122,8 +123,11 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
         Refit the classifier from the current weights and vocabulary (skips LM fine-tuning).
     precision : {'auto', 'fp32', 'bf16', 'fp16'}, default='auto'
         Training precision of LM and classifier fine-tuning (as in :class:`ULMFiTLanguageModel`);
-        ``'auto'`` keeps the classifier in float32. Prediction always runs in float32, so its
-        results do not depend on the batch a document lands in.
+        ``'auto'`` keeps the classifier in float32. ``'bf16'`` also predicts with the encoder in
+        bfloat16 (about 2x faster at 400/1152/3 on a CPU with AVX-512 BF16; see the guide for the
+        measured agreement with float32); every other setting predicts in float32. Either way a
+        document's probabilities do not depend on the batch it lands in. The parameter is read at
+        prediction time, so ``set_params(precision='fp32')`` on a fitted model predicts in float32.
 
     Attributes
     ----------
@@ -328,6 +332,7 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "models_")
         texts = check_texts(X)
         device = check_device(self.device)
+        dtype = inference_dtype(getattr(self, "precision", "auto"), device)
         out = {d: np.empty((len(texts), len(self.classes_)), dtype=np.float32) for d in self.models_}
         try:
             for model in self.models_.values():
@@ -337,7 +342,7 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
                 for d, model in self.models_.items():
                     ids = [x[::-1].copy() for x in docs] if d == "bwd" else docs
                     out[d][sl] = predict_logits(model, ids, device, self.batch_size, self.bptt, self.max_len,
-                                                self.verbose if len(texts) > chunk_size else 0)
+                                                self.verbose if len(texts) > chunk_size else 0, dtype=dtype)
         finally:
             for model in self.models_.values():
                 model.cpu()

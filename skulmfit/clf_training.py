@@ -253,13 +253,20 @@ def recalibrate_batchnorm(model: SequenceClassifier, docs: Sequence[np.ndarray],
 
 @torch.no_grad()
 def batched_apply(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], docs: Sequence[np.ndarray], pad_idx: int,
-                  device: torch.device, batch_size: int = 64, verbose: int = 0, desc: str = "predict") -> np.ndarray:
+                  device: torch.device, batch_size: int = 64, verbose: int = 0, desc: str = "predict",
+                  dtype: torch.dtype | None = None) -> np.ndarray:
     """Apply ``fn(ids, lengths) -> (batch, k)`` to every document; rows come back in input order.
 
     Documents are batched by length (long first) and right-padded, so a document's result does
     not depend on the batch it lands in; the order is undone before returning. Memory is bounded
     by one batch plus the ``(n, k)`` output. A CUDA out-of-memory error halves the batch size for
     this and every later batch, and retries.
+
+    With ``dtype`` (bfloat16 inference, see :func:`skulmfit.precision.inference_dtype`) ``fn``
+    runs under autocast. A one-row batch then runs as two copies of the row: oneDNN computes a
+    one-row bfloat16 product with another kernel (a matrix-vector one) whose rounding differs
+    (measured: logits 1e-5 apart at 400/1152/3), while batches of 2 to 64 rows gave identical
+    results, so a document alone gets what it gets inside a batch.
     """
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
     batches = sorted_batches(lengths, batch_size)
@@ -270,7 +277,13 @@ def batched_apply(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], docs
         idx = batches[k]
         try:
             ids, lens = pad_batch([docs[i] for i in idx], pad_idx)
-            res = fn(ids.to(device), lens.to(device)).float().cpu().numpy()
+            if dtype is None:
+                res = fn(ids.to(device), lens.to(device)).float().cpu().numpy()
+            else:
+                if len(idx) == 1:
+                    ids, lens = ids.expand(2, -1), lens.expand(2)
+                with autocast(device, dtype):
+                    res = fn(ids.to(device), lens.to(device))[:len(idx)].float().cpu().numpy()
         except torch.cuda.OutOfMemoryError:
             if len(idx) == 1:
                 raise
@@ -289,12 +302,14 @@ def batched_apply(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], docs
 
 
 def predict_logits(model: SequenceClassifier, docs: Sequence[np.ndarray], device: torch.device, batch_size: int = 64,
-                   bptt: int = 70, max_len: int = 1400, verbose: int = 0) -> np.ndarray:
+                   bptt: int = 70, max_len: int = 1400, verbose: int = 0,
+                   dtype: torch.dtype | None = None) -> np.ndarray:
     """Classifier logits for every document, in input order (eval mode; see :func:`batched_apply`).
 
     The head runs in float64 (except on MPS): in float32 its matrix products round differently for
     batches of different sizes, and a document's probabilities would depend on its batch in the
-    last bits. The pooled encoder features do not.
+    last bits. The pooled encoder features do not. With ``dtype`` (bfloat16) the encoder runs
+    under autocast; the pooled features are float32 and the head float64 as before.
     """
     was_training = model.training
     model.eval()
@@ -305,6 +320,6 @@ def predict_logits(model: SequenceClassifier, docs: Sequence[np.ndarray], device
         return head(pooled if device.type == "mps" else pooled.double())
 
     try:
-        return batched_apply(logits, docs, model.encoder.config.pad_idx, device, batch_size, verbose)
+        return batched_apply(logits, docs, model.encoder.config.pad_idx, device, batch_size, verbose, dtype=dtype)
     finally:
         model.train(was_training)

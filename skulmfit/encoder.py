@@ -22,6 +22,7 @@ from .language_model import (
     fit_language_models,
 )
 from .model import concat_pool
+from .precision import inference_dtype
 
 
 class ULMFiTEncoder(VersionedStateMixin, TransformerMixin, BaseEstimator):
@@ -35,8 +36,9 @@ class ULMFiTEncoder(VersionedStateMixin, TransformerMixin, BaseEstimator):
     ----------
     pretrained, direction, lm_epochs, lm_lr, lm_lr_decay, lm_schedule, lm_drop_mult, batch_size, bptt, \
 cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose, precision
-        As in :class:`ULMFiTLanguageModel` (``precision`` applies to LM fine-tuning; the features
-        are always computed in float32).
+        As in :class:`ULMFiTLanguageModel`. ``precision='bf16'`` also computes the features with
+        the encoder in bfloat16 (float32 output; a document's features do not depend on its
+        batch); every other setting computes them in float32.
     max_len : int, default=1400
         Pool over each document's last ``max_len`` tokens.
 
@@ -122,7 +124,8 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose, pre
         try:
             with torch.no_grad():
                 return batched_apply(lambda ids, lens: concat_pool(encoder, ids, lens, self.bptt, self.max_len), docs,
-                                     self.vocab_.pad_idx, device, self.batch_size, self.verbose, desc="encode")
+                                     self.vocab_.pad_idx, device, self.batch_size, self.verbose, desc="encode",
+                                     dtype=inference_dtype(getattr(self, "precision", "auto"), device))
         finally:
             self.model_.cpu()
 

@@ -1,8 +1,11 @@
 """Training precision: float32, or mixed precision by autocast (bfloat16 or float16).
 
-Mixed precision applies to *training* only (LM fine-tuning, pretraining, classifier
-fine-tuning). Evaluation, prediction and feature extraction always run in float32, so
-predictions stay exact and independent of batch composition.
+Mixed precision applies to training (LM fine-tuning, pretraining, classifier fine-tuning) and,
+with ``'bf16'`` only, to the classifier's prediction and the encoder's features
+(:func:`inference_dtype`): the encoder runs under a bfloat16 autocast, the pooled features stay
+float32 and the classifier head float64, and a document's result does not depend on the batch it
+lands in. Every other setting predicts in float32; language-model evaluation (perplexity,
+``score``) is always float32.
 
 * ``'fp32'``: float32 everywhere.
 * ``'bf16'``: ``torch.autocast`` with bfloat16, on CUDA or on a CPU with native bfloat16
@@ -74,6 +77,22 @@ def resolve_precision(precision: str, device: torch.device | str, stage: str = "
     raise ValueError(f"precision='bf16' is supported on CUDA and CPU, not on device {kind!r}")
 
 
+def inference_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
+    """The autocast dtype for classifier prediction and encoder features: bfloat16 for ``'bf16'``,
+    None (float32) for every other precision.
+
+    ``'fp16'`` and ``'auto'`` train in reduced precision on CUDA but predict in float32: a float16
+    LSTM state can overflow on long documents, and ``'auto'`` keeps what skulmfit always did.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision != "bf16":
+        return None
+    with warnings.catch_warnings():  # the warning about a CPU without native bf16 was given at fit time
+        warnings.simplefilter("ignore", UserWarning)
+        return resolve_precision("bf16", device, "clf")
+
+
 def autocast(device: torch.device | str, dtype: torch.dtype | None) -> AbstractContextManager:
     """``torch.autocast`` for ``dtype`` on ``device`` (disabled when ``dtype`` is None)."""
     kind = torch.device(device).type
@@ -94,4 +113,5 @@ def autocast_dtype(device_type: str) -> torch.dtype | None:
     return None
 
 
-__all__ = ["PRECISIONS", "autocast", "autocast_dtype", "cpu_has_native_bf16", "grad_scaler", "resolve_precision"]
+__all__ = ["PRECISIONS", "autocast", "autocast_dtype", "cpu_has_native_bf16", "grad_scaler", "inference_dtype",
+           "resolve_precision"]

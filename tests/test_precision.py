@@ -1,5 +1,6 @@
 """Training precision (skulmfit.precision): resolution per device, bf16 training on CPU, the
-float16 gradient-scaler path, and exact float32 prediction whatever the training precision."""
+float16 gradient-scaler path, and prediction (bfloat16 with 'bf16', else float32) that does not depend
+on the batch a document lands in."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import torch
 
 import skulmfit.clf_training as clf_training
 import skulmfit.lm_training as lm_training
-from skulmfit import ULMFiTClassifier, ULMFiTLanguageModel
+from skulmfit import ULMFiTClassifier, ULMFiTEncoder, ULMFiTLanguageModel
 from skulmfit.lm_training import LMTrainConfig, LMTrainer, decoder_cross_entropy
 from skulmfit.model import AWDLSTMConfig, LanguageModel
-from skulmfit.precision import autocast, autocast_dtype, grad_scaler, resolve_precision
+from skulmfit.precision import autocast, autocast_dtype, grad_scaler, inference_dtype, resolve_precision
 
 CPU = torch.device("cpu")
 
@@ -123,7 +124,7 @@ def test_classifier_scaler_path_runs(monkeypatch, tiny_lm_path, toy_data):
     assert np.isfinite(clf.predict_proba(X[:5])).all()
 
 
-def test_bf16_training_predicts_in_float32_independently_of_the_batch(tiny_lm_path, toy_data):
+def test_bf16_predicts_in_bf16_independently_of_the_batch(tiny_lm_path, toy_data):
     X, y = toy_data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -132,12 +133,32 @@ def test_bf16_training_predicts_in_float32_independently_of_the_batch(tiny_lm_pa
     fp32 = ULMFiTClassifier(pretrained=tiny_lm_path, device="cpu", lm_epochs=1, epochs=2, batch_size=16,
                             bptt=20, random_state=0, precision="fp32").fit(X, y)
     assert any(h.get("stage") == "lm" for h in clf.history_)
-    batch = clf.predict_proba(X[:12])
-    rows = np.vstack([clf.predict_proba([x]) for x in X[:12]])
-    np.testing.assert_allclose(batch, rows, rtol=0, atol=1e-6)
-    assert batch.dtype == np.float64 or batch.dtype == np.float32
-    assert not np.allclose(batch, fp32.predict_proba(X[:12]), atol=1e-7)  # bf16 really trained differently
     assert all(p.dtype == torch.float32 for m in clf.models_.values() for p in m.parameters())
+    batch = clf.predict_proba(X[:12])
+    rows = np.vstack([clf.predict_proba([x]) for x in X[:12]])  # one-row batches run as two copies of the row
+    np.testing.assert_array_equal(batch, rows)
+    np.testing.assert_array_equal(batch, clf.set_params(batch_size=5).predict_proba(X[:12]))
+    # the same fitted model predicting in float32: close, but not the same bits
+    as_fp32 = clf.set_params(precision="fp32", batch_size=16).predict_proba(X[:12])
+    assert not np.array_equal(batch, as_fp32) and np.abs(batch - as_fp32).max() < 0.1  # measured 0.055
+    assert not np.allclose(as_fp32, fp32.predict_proba(X[:12]), atol=1e-7)  # bf16 really trained differently
+
+
+def test_bf16_encoder_features_do_not_depend_on_the_batch(tiny_lm_path, toy_data):
+    X, _ = toy_data
+    enc = ULMFiTEncoder(pretrained=tiny_lm_path, device="cpu", lm_epochs=0, batch_size=8, precision="fp32").fit(X)
+    fp32 = enc.transform(X[:10])
+    bf16 = enc.set_params(precision="bf16").transform(X[:10])
+    assert bf16.dtype == np.float32 and not np.array_equal(fp32, bf16)
+    assert np.abs(fp32 - bf16).max() < 0.05 * np.abs(fp32).max()
+    np.testing.assert_array_equal(bf16, np.vstack([enc.transform([x]) for x in X[:10]]))
+
+
+def test_inference_dtype():
+    assert inference_dtype("bf16", CPU) == torch.bfloat16
+    assert inference_dtype("fp32", CPU) is None and inference_dtype("auto", CPU) is None
+    with pytest.raises(ValueError, match="precision"):
+        inference_dtype("half", CPU)
 
 
 @pytest.mark.parametrize("est", [ULMFiTClassifier, ULMFiTLanguageModel])
