@@ -16,8 +16,8 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DOC = HERE.parent / "docs" / "benchmarks.md"
 ORDER = ["pretraining_value", "pilot", "epochs", "accuracy", "vocab_coverage", "low_shot", "compare", "ablations",
-         "speed_paper", "speed", "lm_throughput", "precision_check", "gpu_check", "wt103_cost", "fastai_equivalence",
-         "tokenizer_speed", "tokenizer_agreement", "run_all"]
+         "speed_paper", "speed", "lm_throughput", "precision_check", "classifier_precision", "gpu_check", "wt103_cost",
+         "fastai_equivalence", "tokenizer_speed", "tokenizer_agreement", "run_all"]
 
 INTRO = """# Benchmarks
 

@@ -80,6 +80,24 @@ def test_bf16_lm_training_on_cpu_trains_and_keeps_a_float32_state():
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+def test_bf16_trains_an_adaptive_softmax_lm_and_evaluates_it_in_float32():
+    from skulmfit.adaptive import default_tail_widths
+
+    torch.manual_seed(0)
+    model = LanguageModel(AWDLSTMConfig(vocab_size=60, emb_size=8, hidden_size=16, n_layers=2, decoder="adaptive",
+                                        cutoffs=[10, 30], tail_widths=default_tail_widths(8, 2, 2.0)))
+    ids = _ids()
+    before = lm_training.evaluate_lm(model, ids[:600], batch_size=4, bptt=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer = LMTrainer(model, ids, LMTrainConfig(batch_size=4, bptt=10, max_tokens=2000, lr=0.01,
+                                                      precision="bf16"), CPU)
+    trainer.run()
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    after = lm_training.evaluate_lm(model, ids[:600], batch_size=4, bptt=10)
+    assert np.isfinite(after["loss"]) and after["loss"] < before["loss"]
+
+
 def test_lm_precision_auto_and_legacy_amp_switch():
     cfg = LMTrainConfig(batch_size=4, bptt=10, max_tokens=100)
     assert LMTrainer(_lm(), _ids(), cfg, CPU).amp_dtype is None
