@@ -21,7 +21,11 @@ Modes (each measurement prints ONE JSON line on stdout; anything else goes to st
 * ``--mode clf``: text classifier, ``get_text_classifier(AWD_LSTM, vocab, n_class, seq_len=bptt,
   config=awd_lstm_clas_config | sizes, max_len=1400)`` on random documents of ``--doc-len``
   tokens. Reports training examples/s (``"mode": "clf_train"``) and eval-mode predict
-  examples/s under ``torch.no_grad`` (``"mode": "clf_predict"``).
+  examples/s under ``torch.no_grad`` (``"mode": "clf_predict"``; ``--predict 0`` skips it).
+  ``--stages 1,2,3,4,5`` measures training once per gradual-unfreezing stage: with the top K of
+  fastai's five classifier layer groups trainable (``awd_lstm_clas_split``: embedding, the
+  three LSTMs, the head; the rest frozen as ``Learner.freeze_to(-K)`` does), one row each with
+  ``"trainable_groups": K`` (the warm-up steps run before the first stage only).
 
 Example::
 
@@ -72,20 +76,31 @@ def _random_tokens(torch, gen, vocab: int, shape):  # -> torch.Tensor
     return torch.randint(2, vocab, shape, generator=gen, dtype=torch.int64)
 
 
+_SYNC = {"fn": lambda: None}  # set to torch.cuda.synchronize for --device cuda
+
+
 def _timed(step, steps: int, warmup: int) -> float:
     for _ in range(warmup):
         step()
+    _SYNC["fn"]()
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
+    _SYNC["fn"]()
     return time.perf_counter() - t0
+
+
+def _peak(torch, args) -> dict:
+    if args.device.startswith("cuda"):
+        return {"peak_gpu_mb": torch.cuda.max_memory_allocated(args.device) / 2**20}
+    return {}
 
 
 def run_lm(args, torch, fa) -> list[dict]:
     AWD_LSTM, get_language_model, _, lm_config, _, _ = fa
     config = dict(lm_config)
     config.update(emb_sz=args.emb, n_hid=args.hidden, n_layers=args.layers)
-    model = get_language_model(AWD_LSTM, args.vocab, config=config)
+    model = get_language_model(AWD_LSTM, args.vocab, config=config).to(args.device)
     model.train()
     model.reset()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.7, 0.99))
@@ -93,8 +108,8 @@ def run_lm(args, torch, fa) -> list[dict]:
     gen = torch.Generator().manual_seed(args.seed)
     batch = args.batch or 32
     n = args.steps + args.warmup
-    xs = [_random_tokens(torch, gen, args.vocab, (batch, args.bptt)) for _ in range(n)]
-    ys = [_random_tokens(torch, gen, args.vocab, (batch, args.bptt)) for _ in range(n)]
+    xs = [_random_tokens(torch, gen, args.vocab, (batch, args.bptt)).to(args.device) for _ in range(n)]
+    ys = [_random_tokens(torch, gen, args.vocab, (batch, args.bptt)).to(args.device) for _ in range(n)]
     it = iter(range(n))
 
     def step():
@@ -110,7 +125,7 @@ def run_lm(args, torch, fa) -> list[dict]:
     return [{
         "mode": "lm",
         "tokens_per_s": tokens / elapsed,
-        "seconds_per_step": elapsed / args.steps,
+        "seconds_per_step": elapsed / args.steps, **_peak(torch, args),
         "config": {"emb": args.emb, "hidden": args.hidden, "layers": args.layers,
                    "vocab": args.vocab, "batch": batch, "bptt": args.bptt,
                    "threads": args.threads, "steps": args.steps, "warmup": args.warmup,
@@ -123,31 +138,44 @@ def run_clf(args, torch, fa) -> list[dict]:
     config = dict(clas_config)
     config.update(emb_sz=args.emb, n_hid=args.hidden, n_layers=args.layers)
     model = get_text_classifier(AWD_LSTM, args.vocab, n_class=args.n_class, seq_len=args.bptt,
-                                config=config, max_len=args.max_len)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.7, 0.99))
+                                config=config, max_len=args.max_len).to(args.device)
     loss_fn = torch.nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(args.seed)
     batch = args.batch or 64
     n = args.steps + args.warmup
-    xs = [_random_tokens(torch, gen, args.vocab, (batch, args.doc_len)) for _ in range(n)]
-    ys = [torch.randint(0, args.n_class, (batch,), generator=gen) for _ in range(n)]
+    xs = [_random_tokens(torch, gen, args.vocab, (batch, args.doc_len)).to(args.device) for _ in range(n)]
+    ys = [torch.randint(0, args.n_class, (batch,), generator=gen).to(args.device) for _ in range(n)]
     base = {"emb": args.emb, "hidden": args.hidden, "layers": args.layers, "vocab": args.vocab,
             "batch": batch, "doc_len": args.doc_len, "bptt": args.bptt, "max_len": args.max_len,
             "n_class": args.n_class, "threads": args.threads, "steps": args.steps,
             "warmup": args.warmup, "n_params": sum(p.numel() for p in model.parameters())}
 
-    model.train()
-    model.reset()
-    it = iter(range(n))
+    encoder = model[0].module
+    groups = ([[*encoder.encoder.parameters()]] + [[*rnn.parameters()] for rnn in encoder.rnns]
+              + [[*model[1].parameters()]])  # awd_lstm_clas_split
+    rows = []
+    for k in args.stages:
+        for g, params in enumerate(groups):
+            for prm in params:
+                prm.requires_grad_(g >= len(groups) - k)
+        opt = torch.optim.Adam([prm for prm in model.parameters() if prm.requires_grad], lr=1e-3,
+                               betas=(0.7, 0.99))
+        model.train()
+        model.reset()
+        it = iter(range(n))
 
-    def train_step():
-        i = next(it)
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(_logits(model(xs[i])), ys[i])
-        loss.backward()
-        opt.step()
+        def train_step(it=it, opt=opt):
+            i = next(it)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(_logits(model(xs[i])), ys[i])
+            loss.backward()
+            opt.step()
 
-    t_train = _timed(train_step, args.steps, args.warmup)
+        t_train = _timed(train_step, args.steps, args.warmup if k == args.stages[0] else 0)
+        rows.append({"mode": "clf_train", "trainable_groups": k, "examples_per_s": args.steps * batch / t_train,
+                     "seconds_per_step": t_train / args.steps, **_peak(torch, args), "config": dict(base)})
+    if not args.predict:
+        return rows
 
     model.eval()
     it2 = iter(range(n))
@@ -159,11 +187,9 @@ def run_clf(args, torch, fa) -> list[dict]:
 
     t_pred = _timed(predict_step, args.steps, args.warmup)
     ex = args.steps * batch
-    return [
-        {"mode": "clf_train", "examples_per_s": ex / t_train,
-         "seconds_per_step": t_train / args.steps, "config": dict(base)},
+    return rows + [
         {"mode": "clf_predict", "examples_per_s": ex / t_pred,
-         "seconds_per_step": t_pred / args.steps, "config": dict(base)},
+         "seconds_per_step": t_pred / args.steps, **_peak(torch, args), "config": dict(base)},
     ]
 
 
@@ -183,13 +209,20 @@ def main(argv=None) -> int:
     p.add_argument("--n-class", type=int, default=6)
     p.add_argument("--max-len", type=int, default=1400)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stages", default="5",
+                   help="clf: comma-separated numbers of trainable top layer groups (of 5), one row each")
+    p.add_argument("--predict", type=int, default=1, help="clf: 0 skips the predict measurement")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (timed with torch.cuda.synchronize)")
     args = p.parse_args(argv)
+    args.stages = [int(v) for v in args.stages.split(",") if v]
     if args.steps < 1 or args.warmup < 0:
         p.error("--steps must be >= 1 and --warmup >= 0")
 
     warnings.filterwarnings("ignore")
     import torch
     torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda"):
+        _SYNC["fn"] = lambda: torch.cuda.synchronize(args.device)
     torch.manual_seed(args.seed)
     fa = _import_fastai()
     common = {"impl": "fastai", "fastai_version": fa[5], "torch_version": torch.__version__}

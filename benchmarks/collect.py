@@ -16,8 +16,8 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DOC = HERE.parent / "docs" / "benchmarks.md"
 ORDER = ["pretraining_value", "pilot", "epochs", "accuracy", "vocab_coverage", "low_shot", "compare", "ablations",
-         "speed", "lm_throughput", "wt103_cost", "fastai_equivalence", "tokenizer_speed", "tokenizer_agreement",
-         "run_all"]
+         "speed_paper", "speed", "lm_throughput", "precision_check", "classifier_precision", "gpu_check", "wt103_cost",
+         "fastai_equivalence", "tokenizer_speed", "tokenizer_agreement", "run_all"]
 
 INTRO = """# Benchmarks
 
@@ -35,10 +35,13 @@ and the library defaults; a page measured before the last change of either carri
 # models, epochs=50, drop_mult=0.3). Pages measured earlier that depend on them get a banner.
 MODEL_CHANGED = "2026-11-22 01:15:00"
 # random weights / no model: not affected
-MODEL_FREE = ("lm_throughput", "tokenizer_speed", "tokenizer_agreement", "wt103_cost", "fastai_equivalence", "pilot")
+MODEL_FREE = ("lm_throughput", "tokenizer_speed", "tokenizer_agreement", "wt103_cost", "fastai_equivalence", "pilot",
+              "speed_paper", "gpu_check")
 # Pages that code changes made outdated: stem prefix -> (changed at, what changed).
-CODE_CHANGED = {"lm_throughput": ("2026-11-21 23:20:00", "the chunked cross-entropy made skulmfit's CPU LM step "
-                                  "faster")}
+CODE_CHANGED = {"lm_throughput": ("2026-12-01 12:00:00", "the speed changes of issue 18 (exact loss with one "
+                                  "exponential per logit, embedding dropout on looked-up rows, DropConnect straight "
+                                  "to the LSTM kernel)"),
+                "speed": ("2026-12-01 12:00:00", "the speed changes of issue 18 and the model-size labels")}
 
 
 def _measured_at(page: Path) -> str:

@@ -1,172 +1,168 @@
-"""LM training throughput: our regularised AWD-LSTM vs a bare nn.LSTM stack vs fastai's AWD_LSTM.
+"""LM training throughput at the paper's size: skulmfit vs a bare nn.LSTM stack vs fastai's AWD_LSTM.
 
-All train the same sizes on the same random batches (forward + backward + Adam step) in one
-run, so the ratios are meaningful on a noisy shared machine. The bare stack (embedding,
-``nn.LSTM`` layers, tied decoder, no dropout or AR/TAR) runs twice: with the plain
-``F.cross_entropy`` over full logits (what fastai and most code do) and, on CPU, with skulmfit's
-chunked loss (``skulmfit.losses``, which skulmfit itself uses on CPU) -- the latter is the bound
-that shows what our regularisation costs. fastai runs in its own venv through ``fastai_bridge``
-(skipped with a note if absent).
+All implementations train the same sizes on the same random batches (forward + backward +
+optimizer step), each measurement in a fresh process, interleaved round by round (A, B, C, A,
+B, C, ...) so that a shared machine's load falls on all alike; the table gives each one's median
+over the rounds, its range, the 1-minute load average during the run, and ratios to fastai and to
+skulmfit's exact float32 step. Rows (see ``_throughput.py``):
 
-    python benchmarks/lm_throughput.py                      # paper size, 10k vocab, batch 32
-    python benchmarks/lm_throughput.py --sizes 64x128x3x8000 128x256x3x10000
+* ``skulmfit``: the AWD-LSTM with all regularisers (embedding, locked and weight dropout, AR/TAR),
+  clip 0.4, AdamW, exact float32 (on CPU the chunked loss of ``skulmfit.losses``);
+* ``skulmfit-bf16``: the same with ``precision='bf16'`` (CPU with AVX-512 BF16/AMX, or CUDA);
+  a cheaper training computation, see ``precision_check.py`` for its perplexity check;
+* ``bare-plain``: embedding, ``nn.LSTM`` layers, tied decoder, ``F.cross_entropy`` over the full
+  logits, no regularisation (what most code does);
+* ``bare-chunked``: that stack with skulmfit's exact chunked loss: the bound for skulmfit's float32
+  step, so ``1 - skulmfit / bare-chunked`` is the cost of the regularisers;
+* ``fastai``: ``get_language_model(AWD_LSTM)`` (fastai 2.8.12 in its own venv, ``fastai_bridge``),
+  cross entropy over the full logits, Adam.
+
+    python benchmarks/lm_throughput.py                 # 400x1152x3 at 10k and 60k words, batch 64
+    python benchmarks/lm_throughput.py --sizes 64x128x3x8000 --rounds 5
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, quiet_threads, write_results  # noqa: E402
+from _common import markdown_table, quiet_threads, with_notes, write_results  # noqa: E402
 
 quiet_threads()
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
+import _throughput as T  # noqa: E402
 
-from skulmfit.devices import resolve_device, tune_cpu_allocator  # noqa: E402
-from skulmfit.lm_training import lm_loss  # noqa: E402
-from skulmfit.losses import linear_cross_entropy  # noqa: E402
-from skulmfit.model import AWDLSTMConfig, LanguageModel  # noqa: E402
+PAPER_SIZES = ["400x1152x3x10000", "400x1152x3x60000"]
 
 
-class BareLM(nn.Module):
-    """Embedding -> nn.LSTM layers -> tied decoder; no regularisation."""
+def default_impls(device: str) -> list[str]:
+    """The rows to measure: bf16 only where it runs natively, fastai only on CPU (its venv is CPU-only)."""
+    import torch
 
-    def __init__(self, vocab: int, emb: int, hidden: int, layers: int) -> None:
-        super().__init__()
-        self.embedding = nn.Embedding(vocab, emb)
-        sizes = [emb] + [hidden] * (layers - 1) + [emb]
-        self.rnns = nn.ModuleList(nn.LSTM(sizes[i], sizes[i + 1], batch_first=True) for i in range(layers))
-        self.decoder = nn.Linear(emb, vocab)
-        self.decoder.weight = self.embedding.weight
+    from skulmfit.precision import cpu_has_native_bf16
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.embedding(x)
-        for rnn in self.rnns:
-            h, _ = rnn(h)
-        return self.decoder(h)
+    impls = ["skulmfit"]
+    if (device == "cpu" and cpu_has_native_bf16()) or (device.startswith("cuda") and torch.cuda.is_bf16_supported()):
+        impls.append("skulmfit-bf16")
+    impls += ["bare-plain", "bare-chunked"]
+    if device == "cpu":
+        impls.append("fastai")
+    return impls
 
 
-def _time(step, steps: int, warmup: int, device: torch.device) -> float:
-    for _ in range(warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / steps
+def lm_jobs(sizes: list[str], impls: list[str], batch: int, bptt: int, steps: int, warmup: int, threads: int,
+            device: str) -> list[tuple[str, Any]]:
+    """(name, callable) per size and implementation, for :func:`_throughput.interleave`."""
+    from fastai_bridge import run_fastai
+
+    jobs = []
+    for size in sizes:
+        emb, hidden, layers, vocab = (int(v) for v in size.split("x"))
+        for impl in impls:
+            if impl == "fastai":
+                def fn(emb=emb, hidden=hidden, layers=layers, vocab=vocab) -> list[dict]:
+                    rows = run_fastai("lm", emb=emb, hidden=hidden, layers=layers, vocab=vocab, batch=batch,
+                                      bptt=bptt, threads=threads, steps=steps, warmup=warmup,
+                                      env={"OMP_WAIT_POLICY": "PASSIVE"})
+                    return [{"impl": f"fastai {r.get('fastai_version')}", "tokens_per_s": r["tokens_per_s"],
+                             "s_per_step": r["seconds_per_step"]} for r in rows]
+            else:
+                def fn(emb=emb, hidden=hidden, layers=layers, vocab=vocab, impl=impl) -> list[dict]:
+                    return T.run_child("lm", impl=impl, emb=emb, hidden=hidden, layers=layers, vocab=vocab,
+                                       batch=batch, bptt=bptt, steps=steps, warmup=warmup, threads=threads,
+                                       device=device)
+            jobs.append((f"{size}|{impl}", fn))
+    return jobs
 
 
-def measure(emb: int, hidden: int, layers: int, vocab: int, batch: int, bptt: int, steps: int, warmup: int,
-            device: torch.device) -> list[dict]:
-    torch.manual_seed(0)
-    x = torch.randint(2, vocab, (batch, bptt), device=device)
-    y = torch.randint(2, vocab, (batch, bptt), device=device)
+def summarize_lm(results: dict[str, list[list[dict]]]) -> list[dict[str, Any]]:
+    """One row per (size, implementation): median tokens/s over the rounds, range, ratios."""
     rows = []
-    ours = LanguageModel(AWDLSTMConfig(vocab_size=vocab, emb_size=emb, hidden_size=hidden, n_layers=layers)).to(device)
-    ours.set_drop_mult(1.0)
-    ours.train()
-    opt = torch.optim.AdamW(ours.parameters(), lr=1e-3, betas=(0.7, 0.99))
-    state = {"h": None}
-    amp = device.type == "cuda"
-
-    def step_ours() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss, _, new = lm_loss(ours, x, y, state["h"], 2.0, 1.0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(ours.parameters(), 0.4)
-        opt.step()
-        state["h"] = [(h.detach(), c.detach()) for h, c in new]
-
-    sec = _time(step_ours, steps, warmup, device)
-    rows.append({"impl": "skulmfit AWD-LSTM (all regularisers)", "tokens_per_s": batch * bptt / sec, "s_per_step": sec})
-    bare = BareLM(vocab, emb, hidden, layers).to(device)
-    opt2 = torch.optim.AdamW(bare.parameters(), lr=1e-3, betas=(0.7, 0.99))
-
-    def step_bare() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            logits = bare(x)
-            loss = F.cross_entropy(logits.reshape(-1, vocab).float(), y.reshape(-1))
-        opt2.zero_grad(set_to_none=True)
-        loss.backward()
-        opt2.step()
-
-    sec = _time(step_bare, steps, warmup, device)
-    rows.append({"impl": "bare nn.LSTM stack, plain loss", "tokens_per_s": batch * bptt / sec, "s_per_step": sec})
-    if device.type == "cpu":  # the same stack with skulmfit's chunked loss: the bound for our CPU step
-        def step_bare_chunked() -> None:
-            h = bare.embedding(x)
-            for rnn in bare.rnns:
-                h, _ = rnn(h)
-            loss = linear_cross_entropy(h.reshape(-1, emb), bare.decoder.weight, bare.decoder.bias, y.reshape(-1))
-            opt2.zero_grad(set_to_none=True)
-            loss.backward()
-            opt2.step()
-
-        sec = _time(step_bare_chunked, steps, warmup, device)
-        rows.append({"impl": "bare nn.LSTM stack, chunked loss (bound)", "tokens_per_s": batch * bptt / sec,
-                     "s_per_step": sec})
+    for name, rounds in results.items():
+        size, impl = name.split("|")
+        samples = [r["tokens_per_s"] for rows_ in rounds for r in rows_]
+        label = next((r["impl"] for rows_ in rounds for r in rows_ if r["impl"].startswith("fastai")), impl)
+        peak = [r["peak_gpu_mb"] for rows_ in rounds for r in rows_ if "peak_gpu_mb" in r]
+        rows.append({"size": size, "impl": label, "key": impl, "tokens_per_s": T.median_of(samples),
+                     "range": T.spread(samples), "n": len(samples),
+                     "loads": [r["load_1min"] for rows_ in rounds for r in rows_],
+                     **({"peak_gpu_mb": max(peak)} if peak else {})})
+    for size in {r["size"] for r in rows}:
+        by = {r["key"]: r for r in rows if r["size"] == size}
+        for r in by.values():
+            for ref, col in (("fastai", "x fastai"), ("skulmfit", "x skulmfit fp32")):
+                base = by.get(ref, {}).get("tokens_per_s")
+                r[col] = r["tokens_per_s"] / base if base and r["tokens_per_s"] else None
     return rows
+
+
+def overhead_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The regularisation overhead (skulmfit fp32 vs the bare stack with the same chunked loss) per size."""
+    out = []
+    for size in dict.fromkeys(r["size"] for r in rows):
+        by = {r["key"]: r for r in rows if r["size"] == size}
+        ours, bound = by.get("skulmfit", {}).get("tokens_per_s"), by.get("bare-chunked", {}).get("tokens_per_s")
+        if ours and bound:
+            out.append(f"{size}: regularisation overhead (1 - skulmfit / bare-chunked, same exact loss) "
+                       f"{100 * (1 - ours / bound):.1f} %")
+    return out
+
+
+def lm_table(rows: list[dict[str, Any]]) -> str:
+    def x(v: float | None) -> str:
+        return f"{v:.2f}" if v else ""
+
+    shown = [{**r, "tokens/s (median)": r["tokens_per_s"], "range over rounds": r["range"],
+              "x fastai": x(r.get("x fastai")), "x skulmfit fp32": x(r.get("x skulmfit fp32"))} for r in rows]
+    return markdown_table(shown, ["size", "impl", "tokens/s (median)", "range over rounds", "n", "x fastai",
+                                  "x skulmfit fp32"])
+
+
+def load_note(rows: list[dict[str, Any]]) -> str:
+    loads = [v for r in rows for v in r.get("loads", [])]
+    if not loads:
+        return ""
+    return (f"1-minute load average on the {os.cpu_count()} cores during the measurements: {min(loads):.1f}-"
+            f"{max(loads):.1f} (the machine was shared: background pretraining and other work were running, so "
+            "absolute numbers are low and noisy; compare rows of this run, by their ratios)")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", nargs="+", default=["400x1150x3x10000"], help="EMBxHIDDENxLAYERSxVOCAB ...")
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--sizes", nargs="+", default=PAPER_SIZES, help="EMBxHIDDENxLAYERSxVOCAB ...")
+    p.add_argument("--impls", nargs="+", default=None,
+                   help=f"subset of {list(T.LM_IMPLS) + ['fastai']} (default: all that run here)")
+    p.add_argument("--batch", type=int, default=64)
     p.add_argument("--bptt", type=int, default=70)
-    p.add_argument("--steps", type=int, default=6)
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--steps", type=int, default=2, help="timed steps per measurement")
+    p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds; each implementation's best is kept")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--no-fastai", action="store_true")
-    p.add_argument("--no-malloc-tuning", action="store_true")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
+    p.add_argument("--device", default="cpu")
     p.add_argument("--name", default="lm_throughput")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    tuned = False if args.no_malloc_tuning else tune_cpu_allocator()
-    from fastai_bridge import run_fastai
-
-    rows = []
-    for size in args.sizes:
-        emb, hidden, layers, vocab = (int(v) for v in size.split("x"))
-        best: dict[str, dict] = {}
-        for _ in range(args.rounds):  # alternate the implementations; keep each one's best round
-            res = measure(emb, hidden, layers, vocab, args.batch, args.bptt, args.steps, args.warmup, device)
-            if not args.no_fastai and device.type == "cpu":
-                fa = run_fastai("lm", emb=emb, hidden=hidden, layers=layers, vocab=vocab, batch=args.batch,
-                                bptt=args.bptt, threads=args.threads, steps=args.steps, warmup=args.warmup,
-                                env={"OMP_WAIT_POLICY": "PASSIVE"})
-                for r in fa:
-                    res.append({"impl": f"fastai {r.get('fastai_version')} AWD_LSTM",
-                                "tokens_per_s": r["tokens_per_s"], "s_per_step": r["seconds_per_step"]})
-            for r in res:
-                r["rounds"] = args.rounds
-                if r["impl"] not in best or r["tokens_per_s"] > best[r["impl"]]["tokens_per_s"]:
-                    best[r["impl"]] = r
-        res = list(best.values())
-        ours = res[0]["tokens_per_s"]
-        for r in res:
-            r.update(size=size, device=str(device), ratio_to_skulmfit=r["tokens_per_s"] / ours)
-            print(f"{size:>18} {r['impl']:<40} {r['tokens_per_s']:>10,.0f} tokens/s  x{r['ratio_to_skulmfit']:.2f}")
-        rows += res
-    table = markdown_table(rows, ["size", "device", "impl", "tokens_per_s", "s_per_step", "ratio_to_skulmfit"])
-    note = (f"\nbatch {args.batch}, bptt {args.bptt}, {args.threads} threads, forward+backward+AdamW step, "
-            f"glibc malloc tuning {'on' if tuned else 'off'}; OMP_WAIT_POLICY=PASSIVE for all; best of "
-            f"{args.rounds} alternating rounds per implementation (shared, noisy machine). "
-            "size = emb x hidden x layers x vocab.\n")
+    impls = args.impls or default_impls(args.device)
+    results = T.interleave(lm_jobs(args.sizes, impls, args.batch, args.bptt, args.steps, args.warmup, args.threads,
+                                   args.device), args.rounds)
+    rows = summarize_lm(results)
+    for r in rows:
+        print(f"{r['size']:>18} {r['impl']:<22} {r['tokens_per_s'] or 0:>10,.0f} tokens/s  "
+              f"x fastai {r.get('x fastai') or float('nan'):.2f}")
+    notes = overhead_lines(rows) + [
+        f"batch {args.batch}, bptt {args.bptt}, {args.threads} threads, device {args.device}; forward + backward + "
+        f"optimizer step on random tokens; {args.steps} timed steps after {args.warmup} warm-up per measurement, "
+        f"each in a fresh process; {args.rounds} interleaved rounds, median reported. size = emb x hidden x "
+        "layers x vocabulary.",
+        load_note(rows),
+    ]
+    md = with_notes(lm_table(rows), [n for n in notes if n])
     write_results(args.name, {"rows": rows, "batch": args.batch, "bptt": args.bptt, "threads": args.threads,
-                              "malloc_tuning": tuned}, table + note, "LM training throughput")
+                              "rounds": args.rounds, "raw": results}, md, "LM training throughput")
+    print(md)
     return 0
 
 

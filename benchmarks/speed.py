@@ -25,6 +25,15 @@ one is available):
 
     python benchmarks/speed.py            # about 15-20 min on 2 busy cores (estimate)
     python benchmarks/speed.py --quick    # small sizes
+
+``--paper`` runs instead the model-level comparison at the paper's size (400/1152/3, what
+fastai's WikiText-103 model has), all in one interleaved run (see ``_throughput.py``): LM
+fine-tuning tokens/s at a 10k and a 60k-word vocabulary (skulmfit float32 and bf16, the bare
+``nn.LSTM`` stacks, fastai), and classifier training examples/s per gradual-unfreezing stage and
+over the paper's schedule, plus predict examples/s, on 30- and 300-token documents (skulmfit
+float32 and bf16, fastai). It writes ``speed_paper`` and, for its LM rows, ``lm_throughput``::
+
+    python benchmarks/speed.py --paper    # about 45 min on 2 busy cores with 3 rounds
 """
 
 from __future__ import annotations
@@ -289,7 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-fastai", action="store_true", help="skip the fastai side-by-side")
     p.add_argument("--no-gpu", action="store_true", help="CPU only even when a GPU is available")
     p.add_argument("--no-grid", action="store_true", help="skip the GridSearchCV timing")
+    p.add_argument("--paper", action="store_true",
+                   help="only the model-level comparison at 400/1152/3 (LM 10k and 60k words, classifier 30 and "
+                        "300 tokens), interleaved; writes speed_paper and lm_throughput")
+    p.add_argument("--rounds", type=int, default=3, help="--paper: interleaved rounds (medians are reported)")
     args = p.parse_args(argv)
+    if args.paper:
+        return paper_main(args)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     sizes = SIZES[mode]
     B.setup_torch(args.threads)
@@ -335,25 +350,35 @@ def main(argv: list[str] | None = None) -> int:
     model_rows = model_level(args, cfg, sizes)
     wall = time.perf_counter() - t_start
     peak = B.peak_rss_mb()
+    size = f"{cfg['emb']}/{cfg['hidden']}/{cfg['layers']}, {cfg['vocab']:,} words"
+    shape = f"{cfg['emb']}/{cfg['hidden']}/{cfg['layers']}"
+    for r in est_rows:  # every figure names the model size it was measured at
+        r["model"] = "-" if r["what"].startswith("TF-IDF") else f"{shape}, task vocabulary"
+    for r in model_rows:
+        r["model"] = size
 
     t1 = markdown_table([{**r, "n": f"{r['n']:,}", "rate": f"{r['rate']:,.1f}", "rate_wall": f"{r['rate_wall']:,.1f}",
                           "peak RSS MiB": f"{r['peak_rss_mb']:.0f}", "wall s": f"{r['wall_s']:.2f}"} for r in est_rows],
-                        ["corpus", "device", "what", "n", "rate", "unit", "rate_wall", "wall s", "peak RSS MiB"])
+                        ["corpus", "device", "model", "what", "n", "rate", "unit", "rate_wall", "wall s",
+                         "peak RSS MiB"])
     tf_lines = [f"* {r['corpus']} predict: TF-IDF + LR {r['rate']:,.0f} documents/s, ULMFiT (CPU) "
                 f"{r['rate'] * r['ulmfit_predict_ratio']:,.1f} documents/s: ULMFiT is "
                 f"{1 / r['ulmfit_predict_ratio']:,.0f}x slower." for r in est_rows if "ulmfit_predict_ratio" in r]
     t3 = markdown_table([{**r, "rate": f"{r['rate']:,.1f}", "s_per_step": f"{r['s_per_step']:.4f}",
                           "skulmfit / this": None if r["skulmfit / this"] is None else f"{r['skulmfit / this']:.2f}"}
                          for r in model_rows],
-                        ["device", "mode", "doc_len", "impl", "rate", "unit", "s_per_step", "skulmfit / this"])
-    md = "## 1. Estimators on real text\n\n" + t1 + "\n" + "\n".join(tf_lines) + "\n"
+                        ["device", "model", "mode", "doc_len", "impl", "rate", "unit", "s_per_step",
+                         "skulmfit / this"])
+    md = (f"## 1. Estimators on real text (model {args.pretrained}: {shape}; the vocabulary is each task's, "
+          "up to max_vocab)\n\n" + t1) + "\n" + "\n".join(tf_lines) + "\n"
     if grid:
         md += ("\n## 2. GridSearchCV, 2x2 classifier grid (lr x drop_mult), cv=2\n\n"
                f"{grid['n_labelled']:,} labelled + {grid['n_unlabelled']:,} unlabelled (y=-1) TREC-6 questions, "
                f"scored on the labelled rows of each fold: memory=None {grid['memory=None']:.1f} s, with joblib.Memory "
                f"{grid['memory=joblib.Memory']:.1f} s (x{grid['speedup']:.2f}); identical scores: "
                f"{grid['identical_scores']}.\n")
-    md += "\n## 3. Model level vs fastai, batch 64, bptt 70, random tokens\n\n" + t3
+    md += (f"\n## 3. Model level vs fastai at {size} (the {args.pretrained} model's size), batch 64, bptt 70, "
+           "random tokens\n\n" + t3)
     notes = [
         (f"Mode: {mode}; torch threads {args.threads}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; "
          f"devices {args.devices}; model {args.pretrained} (emb {cfg['emb']}, hidden {cfg['hidden']}, layers "
@@ -367,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
          "TF-IDF + LR runs with one BLAS thread (OpenBLAS's spinning threads are ~10x slower on a busy machine). "
          "'skulmfit / this' > 1 means skulmfit is faster."),
         "Measured on a shared, noisy machine: compare rows of one run, not across runs.",
+        ("For the paper's 400/1152/3 size (fastai's WikiText-103 model) see speed_paper "
+         "(python benchmarks/speed.py --paper)."),
     ]
     md = with_notes(md, notes)
     print()
@@ -374,7 +401,172 @@ def main(argv: list[str] | None = None) -> int:
     write_results(name, {"mode": mode, "sizes": sizes, "model": cfg, "devices": args.devices,
                          "estimators": est_rows, "grid_search": grid, "model_level": model_rows,
                          "peak_rss_mb": peak, "rss_after_imports_mb": rss0, "wall_seconds": wall, "notes": notes},
-                  md, "Speed: default model, CPU" + (" and GPU" if "cuda" in args.devices else ""))
+                  md, f"Speed: {args.pretrained} model ({size}), CPU" + (" and GPU" if "cuda" in args.devices else ""))
+    return 0
+
+
+
+# -- the paper's size (--paper) ------------------------------------------------------------------------
+PAPER = {"emb": 400, "hidden": 1152, "layers": 3, "clf_vocab": 60000, "doc_lens": [30, 300], "batch": 64, "bptt": 70,
+         "lm_steps": 2, "clf_steps": {30: 3, 300: 1}, "warmup": 1, "n_groups": 5}
+PAPER_QUICK = {**PAPER, "emb": 64, "hidden": 128, "clf_vocab": 2000, "doc_lens": [30], "batch": 8, "bptt": 20,
+               "clf_steps": {30: 2}}
+
+
+def gradual_rate(stage_rates: dict[int, float], n_groups: int) -> float | None:
+    """Examples/s over gradual unfreezing with one epoch per stage (top 1, 2, ..., all groups
+    trainable): the same examples in each stage, so the time adds up as sum(1 / rate)."""
+    if any(k not in stage_rates or not stage_rates[k] for k in range(1, n_groups + 1)):
+        return None
+    return n_groups / sum(1.0 / stage_rates[k] for k in range(1, n_groups + 1))
+
+
+def clf_jobs(cfg: dict, impls: list[str], threads: int) -> list[tuple[str, object]]:
+    import _throughput as T
+    from fastai_bridge import run_fastai
+
+    stages = list(range(1, cfg["n_groups"] + 1))
+    jobs = []
+    for L in cfg["doc_lens"]:
+        steps = cfg["clf_steps"][L]
+        for impl in impls:
+            if impl == "fastai":
+                def fn(L=L, steps=steps) -> list[dict]:
+                    rows = run_fastai("clf", emb=cfg["emb"], hidden=cfg["hidden"], layers=cfg["layers"],
+                                      vocab=cfg["clf_vocab"], batch=cfg["batch"], bptt=cfg["bptt"], doc_len=L,
+                                      threads=threads, steps=steps, warmup=cfg["warmup"],
+                                      stages=",".join(map(str, stages)), env={"OMP_WAIT_POLICY": "PASSIVE"})
+                    return [{"impl": f"fastai {r.get('fastai_version')}", "doc_len": L, "mode": r["mode"],
+                             "trainable_groups": r.get("trainable_groups"), "examples_per_s": r["examples_per_s"]}
+                            for r in rows]
+            else:
+                def fn(L=L, steps=steps, impl=impl) -> list[dict]:
+                    return T.run_child("clf", impl=impl, emb=cfg["emb"], hidden=cfg["hidden"], layers=cfg["layers"],
+                                       vocab=cfg["clf_vocab"], batch=cfg["batch"], bptt=cfg["bptt"], doc_len=L,
+                                       stages=stages, predict=1, steps=steps,
+                                       warmup=cfg["warmup"], threads=threads, device="cpu")
+            jobs.append((f"clf{L}|{impl}", fn))
+    return jobs
+
+
+def summarize_clf(results: dict, cfg: dict) -> list[dict]:
+    """Per (doc_len, impl): median examples/s per stage and predict, and the gradual-unfreezing rate."""
+    import _throughput as T
+
+    out = []
+    for name, rounds in results.items():
+        if not name.startswith("clf"):
+            continue
+        key, impl = name.split("|")
+        L = int(key[3:])
+        flat = [r for rows in rounds for r in rows]
+        label = next((r["impl"] for r in flat if str(r["impl"]).startswith("fastai")), impl)
+        stage = {k: T.median_of([r["examples_per_s"] for r in flat
+                                 if r["mode"] == "clf_train" and r.get("trainable_groups") == k])
+                 for k in range(1, cfg["n_groups"] + 1)}
+        per_round = []
+        for rows in rounds:
+            rates = {r["trainable_groups"]: r["examples_per_s"] for r in rows if r["mode"] == "clf_train"}
+            g = gradual_rate(rates, cfg["n_groups"])
+            if g:
+                per_round.append(g)
+        pred = [r["examples_per_s"] for r in flat if r["mode"] == "clf_predict"]
+        out.append({"doc_len": L, "impl": label, "key": impl, "stages": stage,
+                    "gradual": gradual_rate(stage, cfg["n_groups"]), "gradual_range": T.spread(per_round),
+                    "all_unfrozen": stage.get(cfg["n_groups"]), "predict": T.median_of(pred),
+                    "predict_range": T.spread(pred), "loads": [r["load_1min"] for r in flat]})
+    return out
+
+
+def paper_main(args) -> int:
+    import _throughput as T
+    from lm_throughput import PAPER_SIZES, default_impls, lm_jobs, lm_table, load_note, overhead_lines, summarize_lm
+
+    from skulmfit.precision import cpu_has_native_bf16
+
+    cfg = PAPER_QUICK if (args.quick or args.smoke) else PAPER
+    name = B.result_name("speed_paper", args)
+    sizes = PAPER_SIZES if cfg is PAPER else [f"{cfg['emb']}x{cfg['hidden']}x{cfg['layers']}x{v}" for v in (1000, 6000)]
+    lm_impls = [i for i in default_impls("cpu") if not (args.no_fastai and i == "fastai")]
+    clf_impls = ["skulmfit"] + (["skulmfit-bf16"] if cpu_has_native_bf16() else []) + ([] if args.no_fastai
+                                                                                       else ["fastai"])
+    rounds = 1 if args.smoke else args.rounds
+    shape = f"{cfg['emb']}/{cfg['hidden']}/{cfg['layers']}"
+    B.log(f"paper size {shape}: LM {sizes} {lm_impls}; classifier {cfg['doc_lens']}-token documents, "
+          f"{cfg['clf_vocab']:,} words, {clf_impls}; {rounds} rounds, {args.threads} threads")
+    jobs = lm_jobs(sizes, lm_impls, cfg["batch"], cfg["bptt"], cfg["lm_steps"], cfg["warmup"], args.threads, "cpu")
+    jobs += clf_jobs(cfg, clf_impls, args.threads)
+    results = T.interleave(jobs, rounds, log=B.log)
+    lm_rows = summarize_lm({k: v for k, v in results.items() if not k.startswith("clf")})
+    clf_rows = summarize_clf(results, cfg)
+
+    def ratio(a, b):
+        return f"{a / b:.2f}" if a and b else ""
+
+    fa = {r["doc_len"]: r for r in clf_rows if r["key"] == "fastai"}
+    headline = []
+    for r in lm_rows:
+        base = next((x for x in lm_rows if x["size"] == r["size"] and x["key"] == "fastai"), None)
+        headline.append({"what": f"LM fine-tuning, {int(r['size'].split('x')[3]):,} words", "impl": r["impl"],
+                         "rate": r["tokens_per_s"], "unit": "tokens/s", "range": r["range"],
+                         "x fastai": ratio(r["tokens_per_s"], base and base["tokens_per_s"])})
+    for r in clf_rows:
+        f = fa.get(r["doc_len"])
+        headline.append({"what": f"classifier training, {r['doc_len']} tokens, gradual unfreezing (5 stages)",
+                         "impl": r["impl"], "rate": r["gradual"], "unit": "examples/s", "range": r["gradual_range"],
+                         "x fastai": ratio(r["gradual"], f and f["gradual"])})
+    for r in clf_rows:
+        if r["predict"]:
+            f = fa.get(r["doc_len"])
+            headline.append({"what": f"classifier predict, {r['doc_len']} tokens", "impl": r["impl"],
+                             "rate": r["predict"], "unit": "examples/s", "range": r["predict_range"],
+                             "x fastai": ratio(r["predict"], f and f["predict"])})
+    t1 = markdown_table([{**h, "rate": f"{h['rate']:,.1f}" if h["rate"] else ""} for h in headline],
+                        ["what", "impl", "rate", "unit", "range", "x fastai"])
+    stage_rows = []
+    for r in clf_rows:
+        f = fa.get(r["doc_len"])
+        for k, v in r["stages"].items():
+            fv = f["stages"].get(k) if f else None
+            stage_rows.append({"doc_len": r["doc_len"], "trainable groups (top)": k, "impl": r["impl"],
+                               "examples/s": f"{v:,.1f}" if v else "", "x fastai": ratio(v, fv)})
+    t2 = markdown_table(stage_rows, ["doc_len", "trainable groups (top)", "impl", "examples/s", "x fastai"])
+    lm_note = (f"LM: forward + backward + optimizer step, {cfg['lm_steps']} timed steps after {cfg['warmup']} warm-up; "
+               "rows as in lm_throughput (skulmfit = exact float32 with all regularisers; skulmfit-bf16 = "
+               "precision='bf16', see the precision check; bare-* = nn.LSTM stacks without regularisation).")
+    notes = overhead_lines(lm_rows) + [
+        f"Model {shape} (emb/hidden/layers" + (": the shape of fastai's WikiText-103 AWD-LSTM" if cfg is PAPER else "")
+        + "), random weights and "
+        f"random tokens; batch {cfg['batch']}, bptt {cfg['bptt']}, {args.threads} CPU threads; every measurement in "
+        f"a fresh process, {rounds} interleaved rounds, medians (range = min-max over the rounds).",
+        lm_note,
+        f"Classifier: {cfg['clf_vocab']:,}-word vocabulary, 6 classes, max_len 1400, BPT3C chunks of {cfg['bptt']}; "
+        "training per stage with the top K of 5 layer groups trainable (embedding, 3 LSTMs, head; fastai's "
+        "freeze_to(-K)), timed steps per stage "
+        + ", ".join(f"{s} at {L} tokens" for L, s in cfg["clf_steps"].items())
+        + "; 'gradual unfreezing' = one epoch per stage for K = 1..5, examples/s = 5 / sum(1 / rate_K). "
+        "skulmfit: AdamW over the trainable groups; fastai: Adam. Predict: eval mode, no gradient, same batch "
+        "(64 documents) for all; fastai and skulmfit in float32, skulmfit-bf16 with the encoder in bfloat16 "
+        "(what precision='bf16' predicts in; agreement with float32 in classifier_precision).",
+        load_note(lm_rows + clf_rows),
+        "No GPU was used: the GPU comparison is benchmarks/gpu_check.py, to be run where a device is lent.",
+    ]
+    md = ("## Headline: skulmfit vs fastai at " + shape + "\n\n" + t1
+          + "\n## LM fine-tuning, all rows\n\n" + lm_table(lm_rows)
+          + "\n## Classifier training per unfreezing stage\n\n" + t2)
+    md = with_notes(md, [n for n in notes if n])
+    print(md)
+    write_results(name, {"config": {k: v for k, v in cfg.items() if k != "clf_steps"}, "clf_steps": cfg["clf_steps"],
+                         "rounds": rounds, "threads": args.threads, "lm_rows": lm_rows, "clf_rows": clf_rows,
+                         "headline": headline, "raw": results, "notes": notes}, md,
+                  f"Speed at the paper's size ({shape}): skulmfit vs fastai vs bare stack, CPU")
+    if cfg is PAPER:
+        lm_md = with_notes(lm_table(lm_rows), overhead_lines(lm_rows) + [
+            f"Model {shape}, batch {cfg['batch']}, bptt {cfg['bptt']}, {args.threads} CPU threads, random tokens; "
+            f"each measurement in a fresh process, {rounds} interleaved rounds, medians.", lm_note,
+            load_note(lm_rows), "Measured in the same run as speed_paper (speed.py --paper)."])
+        write_results("lm_throughput", {"rows": lm_rows, "batch": cfg["batch"], "bptt": cfg["bptt"],
+                                        "threads": args.threads, "rounds": rounds}, lm_md, "LM training throughput")
     return 0
 
 

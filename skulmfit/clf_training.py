@@ -28,6 +28,7 @@ from torch import nn
 from .data import pad_batch, sorted_batches, sortish_batches
 from .exceptions import TrainingDivergedError
 from .model import SequenceClassifier
+from .precision import autocast, grad_scaler, resolve_precision
 from .progress import progress_bar
 from .schedules import discriminative_lrs, get_schedule
 
@@ -51,6 +52,7 @@ class ClfSettings:
     unfreeze: str = "gradual"
     early_stopping: bool = False
     n_iter_no_change: int = 3
+    precision: str = "auto"  # training only (skulmfit.precision); 'auto' = float32 for the classifier
 
 
 def unfreeze_stages(n_groups: int, strategy: str, epochs: int) -> list[tuple[list[int], int]]:
@@ -75,10 +77,22 @@ def unfreeze_stages(n_groups: int, strategy: str, epochs: int) -> list[tuple[lis
     raise ValueError(f"unfreeze must be one of {UNFREEZE}, got {strategy!r}")
 
 
-def _loss(logits: torch.Tensor, target: torch.Tensor, multilabel: bool, weight: torch.Tensor | None) -> torch.Tensor:
+def _loss(logits: torch.Tensor, target: torch.Tensor, multilabel: bool, weight: torch.Tensor | None,
+          weight_scale: float | None = None) -> torch.Tensor:
+    """Mean (class-weighted) loss of a batch.
+
+    With ``weight`` and ``weight_scale`` the per-row losses ``w[y_i] * l_i`` are summed and divided
+    by ``len(batch) * weight_scale``, where ``weight_scale`` is the mean class weight over the whole
+    training set: an unbiased minibatch estimate of the training set's weighted mean loss. Without
+    ``weight_scale`` the batch is normalised by its own weights (``F.cross_entropy(weight=...)``),
+    which is exact for a whole set (validation) but lets a small batch that lacks the heavily
+    weighted classes count as much as one full of them.
+    """
     if multilabel:
         return F.binary_cross_entropy_with_logits(logits, target, pos_weight=None)
-    return F.cross_entropy(logits, target, weight=weight)
+    if weight is None or weight_scale is None:
+        return F.cross_entropy(logits, target, weight=weight)
+    return F.cross_entropy(logits, target, weight=weight, reduction="sum") / (len(target) * weight_scale)
 
 
 def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], target: np.ndarray, settings: ClfSettings,
@@ -98,7 +112,11 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
     all_lrs = discriminative_lrs(settings.lr, len(groups), settings.lr_decay)
     schedule = get_schedule(settings.schedule, settings.cut_frac, settings.ratio)
     weight = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32, device=device)
+    # The training set's mean row weight: batches are normalised by it, not by their own weights.
+    weight_scale = None if weight is None or multilabel else float(np.mean(np.asarray(class_weight)[target]))
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+    amp_dtype = resolve_precision(settings.precision, device, "clf")
+    scaler = grad_scaler(device, amp_dtype)
     history: list[dict[str, Any]] = []
     best_score, best_state, since_best, epochs_run, calibrated = -np.inf, None, 0, 0, False
     stages = unfreeze_stages(len(groups), settings.unfreeze, settings.epochs)
@@ -126,18 +144,27 @@ def train_classifier(model: SequenceClassifier, docs: Sequence[np.ndarray], targ
                 y = torch.as_tensor(target[idx], device=device)
                 for g, base in zip(optimizer.param_groups, base_lrs):
                     g["lr"] = schedule(seen, total, base)
-                logits = model(ids.to(device), lens.to(device), settings.bptt, settings.max_len)
-                loss = _loss(logits, y, multilabel, weight)
+                with autocast(device, amp_dtype):
+                    logits = model(ids.to(device), lens.to(device), settings.bptt, settings.max_len)
+                loss = _loss(logits.float(), y, multilabel, weight, weight_scale)
                 if not torch.isfinite(loss):
                     raise TrainingDivergedError(
                         f"classifier loss became {float(loss.detach())} in stage {stage_idx + 1} after "
                         f"{seen} examples; try a lower learning rate (lr={settings.lr})"
                     )
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                if scaler is not None:  # float16: scaled loss, unscaled gradients before clipping
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    loss.backward()
                 if settings.clip:
                     nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
-                optimizer.step()
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
                 seen += len(idx)
                 run_loss += float(loss.detach()) * len(idx)
                 n_seen += len(idx)
@@ -226,13 +253,20 @@ def recalibrate_batchnorm(model: SequenceClassifier, docs: Sequence[np.ndarray],
 
 @torch.no_grad()
 def batched_apply(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], docs: Sequence[np.ndarray], pad_idx: int,
-                  device: torch.device, batch_size: int = 64, verbose: int = 0, desc: str = "predict") -> np.ndarray:
+                  device: torch.device, batch_size: int = 64, verbose: int = 0, desc: str = "predict",
+                  dtype: torch.dtype | None = None) -> np.ndarray:
     """Apply ``fn(ids, lengths) -> (batch, k)`` to every document; rows come back in input order.
 
     Documents are batched by length (long first) and right-padded, so a document's result does
     not depend on the batch it lands in; the order is undone before returning. Memory is bounded
     by one batch plus the ``(n, k)`` output. A CUDA out-of-memory error halves the batch size for
     this and every later batch, and retries.
+
+    With ``dtype`` (bfloat16 inference, see :func:`skulmfit.precision.inference_dtype`) ``fn``
+    runs under autocast. A one-row batch then runs as two copies of the row: oneDNN computes a
+    one-row bfloat16 product with another kernel (a matrix-vector one) whose rounding differs
+    (measured: logits 1e-5 apart at 400/1152/3), while batches of 2 to 64 rows gave identical
+    results, so a document alone gets what it gets inside a batch.
     """
     lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
     batches = sorted_batches(lengths, batch_size)
@@ -243,7 +277,13 @@ def batched_apply(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], docs
         idx = batches[k]
         try:
             ids, lens = pad_batch([docs[i] for i in idx], pad_idx)
-            res = fn(ids.to(device), lens.to(device)).float().cpu().numpy()
+            if dtype is None:
+                res = fn(ids.to(device), lens.to(device)).float().cpu().numpy()
+            else:
+                if len(idx) == 1:
+                    ids, lens = ids.expand(2, -1), lens.expand(2)
+                with autocast(device, dtype):
+                    res = fn(ids.to(device), lens.to(device))[:len(idx)].float().cpu().numpy()
         except torch.cuda.OutOfMemoryError:
             if len(idx) == 1:
                 raise
@@ -262,12 +302,14 @@ def batched_apply(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], docs
 
 
 def predict_logits(model: SequenceClassifier, docs: Sequence[np.ndarray], device: torch.device, batch_size: int = 64,
-                   bptt: int = 70, max_len: int = 1400, verbose: int = 0) -> np.ndarray:
+                   bptt: int = 70, max_len: int = 1400, verbose: int = 0,
+                   dtype: torch.dtype | None = None) -> np.ndarray:
     """Classifier logits for every document, in input order (eval mode; see :func:`batched_apply`).
 
     The head runs in float64 (except on MPS): in float32 its matrix products round differently for
     batches of different sizes, and a document's probabilities would depend on its batch in the
-    last bits. The pooled encoder features do not.
+    last bits. The pooled encoder features do not. With ``dtype`` (bfloat16) the encoder runs
+    under autocast; the pooled features are float32 and the head float64 as before.
     """
     was_training = model.training
     model.eval()
@@ -278,6 +320,6 @@ def predict_logits(model: SequenceClassifier, docs: Sequence[np.ndarray], device
         return head(pooled if device.type == "mps" else pooled.double())
 
     try:
-        return batched_apply(logits, docs, model.encoder.config.pad_idx, device, batch_size, verbose)
+        return batched_apply(logits, docs, model.encoder.config.pad_idx, device, batch_size, verbose, dtype=dtype)
     finally:
         model.train(was_training)

@@ -17,10 +17,12 @@ from .language_model import (
     LM_PARAMETER_CONSTRAINTS,
     VersionedStateMixin,
     check_device,
+    check_precision,
     derive_seed,
     fit_language_models,
 )
 from .model import concat_pool
+from .precision import inference_dtype
 
 
 class ULMFiTEncoder(VersionedStateMixin, TransformerMixin, BaseEstimator):
@@ -33,8 +35,10 @@ class ULMFiTEncoder(VersionedStateMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     pretrained, direction, lm_epochs, lm_lr, lm_lr_decay, lm_schedule, lm_drop_mult, batch_size, bptt, \
-cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
-        As in :class:`ULMFiTLanguageModel`.
+cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose, precision
+        As in :class:`ULMFiTLanguageModel`. ``precision='bf16'`` also computes the features with
+        the encoder in bfloat16 (float32 output; a document's features do not depend on its
+        batch); every other setting computes them in float32.
     max_len : int, default=1400
         Pool over each document's last ``max_len`` tokens.
 
@@ -65,7 +69,7 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
                  lm_lr_decay: float = 2.6, lm_schedule: str = "stlr", lm_drop_mult: float = 0.3, batch_size: int = 64,
                  bptt: int = 70, cut_frac: float = 0.1, ratio: float = 32.0, max_vocab: int = 60_000, min_freq: int = 2,
                  max_len: int = 1400, device: str = "auto", memory: Any = None, random_state: Any = None,
-                 verbose: int = 0) -> None:
+                 verbose: int = 0, precision: str = "auto") -> None:
         self.pretrained = pretrained
         self.direction = direction
         self.lm_epochs = lm_epochs
@@ -84,6 +88,7 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
         self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
+        self.precision = precision
 
     def __sklearn_tags__(self):  # noqa: ANN204
         tags = super().__sklearn_tags__()
@@ -97,6 +102,7 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
         self._validate_params()
         texts = check_texts(X)
         device = check_device(self.device)
+        check_precision(self.precision, device)
         lms, history, tokenizer, _ = fit_language_models(self, texts, (self.direction,), derive_seed(self.random_state),
                                                          device)
         lm = lms[self.direction]
@@ -118,7 +124,8 @@ cut_frac, ratio, max_vocab, min_freq, device, memory, random_state, verbose
         try:
             with torch.no_grad():
                 return batched_apply(lambda ids, lens: concat_pool(encoder, ids, lens, self.bptt, self.max_len), docs,
-                                     self.vocab_.pad_idx, device, self.batch_size, self.verbose, desc="encode")
+                                     self.vocab_.pad_idx, device, self.batch_size, self.verbose, desc="encode",
+                                     dtype=inference_dtype(getattr(self, "precision", "auto"), device))
         finally:
             self.model_.cpu()
 

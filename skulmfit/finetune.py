@@ -39,6 +39,7 @@ class LMSettings:
     weight_decay: float = 0.01
     max_vocab: int = 60_000
     min_freq: int = 2
+    precision: str = "auto"
     emb_size: int | None = None
     hidden_size: int | None = None
     n_layers: int | None = None
@@ -110,7 +111,7 @@ def finetune_lm(docs: list[list[str]], pretrained_path: str | None, pretrained_i
                     batch_size=batch_size, bptt=settings.bptt, epochs=settings.epochs, lr=settings.lr,
                     lr_decay=settings.lr_decay, schedule=settings.schedule, cut_frac=settings.cut_frac,
                     ratio=settings.ratio, drop_mult=settings.drop_mult, weight_decay=settings.weight_decay,
-                    seed=seed,
+                    seed=seed, precision=settings.precision,
                 )
                 trainer = LMTrainer(model, ids, config, dev, verbose=verbose)
                 for rec in trainer.run():

@@ -22,6 +22,7 @@ from .devices import resolve_device
 from .finetune import LMSettings, finetune_lm, result_to_lm
 from .lm_training import evaluate_lm
 from .modelfile import PretrainedLM, load_lm
+from .precision import PRECISIONS, resolve_precision
 from .pretrained import file_identity, named_models, resolve_pretrained
 from .schedules import SCHEDULES
 from .tokenizer import Tokenizer
@@ -43,6 +44,7 @@ LM_PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
     "memory": [None, str, os.PathLike, HasMethods(["cache"])],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
+    "precision": [StrOptions(set(PRECISIONS))],
 }
 
 
@@ -52,6 +54,7 @@ def lm_settings(est: Any) -> LMSettings:
         epochs=est.lm_epochs, lr=est.lm_lr, lr_decay=est.lm_lr_decay, schedule=est.lm_schedule,
         cut_frac=est.cut_frac, ratio=est.ratio, batch_size=est.batch_size, bptt=est.bptt,
         drop_mult=est.lm_drop_mult, max_vocab=est.max_vocab, min_freq=est.min_freq,
+        precision=getattr(est, "precision", "auto"),
     )
 
 
@@ -61,6 +64,15 @@ def check_device(device: Any) -> torch.device:
         return resolve_device(device)
     except ValueError as e:
         raise ValueError(f"invalid 'device' parameter: {e}") from None
+
+
+def check_precision(precision: Any, device: torch.device) -> None:
+    """Validate the ``precision`` parameter for ``device`` (``ValueError`` naming it when unusable)."""
+    try:
+        for stage in ("lm", "clf"):
+            resolve_precision(precision, device, stage)
+    except ValueError as e:
+        raise ValueError(f"invalid 'precision' parameter: {e}") from None
 
 
 def fit_language_models(est: Any, texts: list[str], directions: tuple[str, ...], seed: int,
@@ -197,6 +209,13 @@ class ULMFiTLanguageModel(VersionedStateMixin, BaseEstimator):
         Cache of fine-tuned models (see :class:`ULMFiTClassifier`).
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
+    precision : {'auto', 'fp32', 'bf16', 'fp16'}, default='auto'
+        Training precision; evaluation and prediction always run in float32. ``'bf16'``: bfloat16
+        autocast, on CUDA or on a CPU with AVX-512 BF16 / AMX (there LM fine-tuning's decoder
+        products and LSTMs run in bfloat16; see docs/benchmarks.md for the speed and the
+        perplexity check). ``'fp16'``: float16 autocast with gradient scaling, CUDA only.
+        ``'auto'``: bfloat16 for LM fine-tuning on CUDA, float32 otherwise (the behaviour
+        before this option). See :mod:`skulmfit.precision`.
 
     Attributes
     ----------
@@ -221,7 +240,8 @@ class ULMFiTLanguageModel(VersionedStateMixin, BaseEstimator):
     def __init__(self, pretrained: Any = "default", direction: str = "fwd", lm_epochs: int = 2, lm_lr: float = 0.004,
                  lm_lr_decay: float = 2.6, lm_schedule: str = "stlr", lm_drop_mult: float = 0.3, batch_size: int = 64,
                  bptt: int = 70, cut_frac: float = 0.1, ratio: float = 32.0, max_vocab: int = 60_000, min_freq: int = 2,
-                 device: str = "auto", memory: Any = None, random_state: Any = None, verbose: int = 0) -> None:
+                 device: str = "auto", memory: Any = None, random_state: Any = None, verbose: int = 0,
+                 precision: str = "auto") -> None:
         self.pretrained = pretrained
         self.direction = direction
         self.lm_epochs = lm_epochs
@@ -239,6 +259,7 @@ class ULMFiTLanguageModel(VersionedStateMixin, BaseEstimator):
         self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
+        self.precision = precision
 
     def __sklearn_tags__(self):  # noqa: ANN204
         tags = super().__sklearn_tags__()
@@ -253,6 +274,7 @@ class ULMFiTLanguageModel(VersionedStateMixin, BaseEstimator):
         self._validate_params()
         texts = check_texts(X)
         device = check_device(self.device)
+        check_precision(self.precision, device)
         lms, history, tokenizer, _ = fit_language_models(self, texts, (self.direction,), derive_seed(self.random_state),
                                                          device)
         lm = lms[self.direction]

@@ -23,6 +23,7 @@ from .data import LMStream, sample_seq_len
 from .exceptions import TrainingDivergedError
 from .losses import linear_cross_entropy
 from .model import LanguageModel, State
+from .precision import PRECISIONS, autocast, autocast_dtype, grad_scaler, resolve_precision
 from .progress import progress_bar
 from .regularizers import activation_regularization, temporal_activation_regularization
 from .schedules import discriminative_lrs, get_schedule
@@ -49,7 +50,8 @@ class LMTrainConfig:
     beta: float = 1.0
     drop_mult: float = 1.0
     seed: int = 0
-    amp: bool = True  # bf16 autocast, CUDA only
+    precision: str = "auto"  # see skulmfit.precision: 'auto' = bf16 autocast on CUDA, fp32 elsewhere
+    amp: bool = True  # legacy switch: False makes precision='auto' mean float32 on CUDA too
 
     def validate(self) -> None:
         positive_int = ("batch_size", "bptt", "epochs")
@@ -66,6 +68,8 @@ class LMTrainConfig:
         if not 0 < self.cut_frac < 1:
             raise ValueError(f"cut_frac must be in (0, 1), got {self.cut_frac!r}")
         get_schedule(self.schedule)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.clip is not None and self.clip <= 0:
             raise ValueError(f"clip must be > 0 or None, got {self.clip!r}")
 
@@ -74,14 +78,16 @@ def decoder_cross_entropy(model: LanguageModel, h: torch.Tensor, y: torch.Tensor
     """Mean cross-entropy of the decoder's logits for features ``h`` (B, T, D) against ``y`` (B, T).
 
     On a CPU the loss is computed in chunks (:func:`~skulmfit.losses.linear_cross_entropy`),
-    which is about twice as fast as forming the full logits; elsewhere the plain computation
+    which never forms the full logits; under a CPU autocast (``precision='bf16'``) its matrix
+    products run in that dtype, otherwise it is exact float32. Elsewhere the plain computation
     is used (it runs under autocast on a GPU). An adaptive decoder computes its exact loss itself.
     """
     dec = model.decoder
     if model.adaptive:
         return dec.nll(h.reshape(-1, h.size(-1)), y.reshape(-1))
-    if h.device.type == "cpu" and h.dtype == torch.float32:
-        return linear_cross_entropy(h.reshape(-1, h.size(-1)), dec.weight, dec.bias, y.reshape(-1))
+    if h.device.type == "cpu":
+        return linear_cross_entropy(h.float().reshape(-1, h.size(-1)), dec.weight, dec.bias, y.reshape(-1),
+                                    compute_dtype=autocast_dtype("cpu"))
     logits = dec(h)
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1))
 
@@ -94,9 +100,9 @@ def lm_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, state: State | N
     total = ce
     if model.training:
         if alpha:
-            total = total + activation_regularization(dropped_last, alpha)
+            total = total + activation_regularization(dropped_last.float(), alpha)
         if beta:
-            total = total + temporal_activation_regularization(raw_last, beta)
+            total = total + temporal_activation_regularization(raw_last.float(), beta)
     return total, ce, new_state
 
 
@@ -171,6 +177,9 @@ class LMTrainer:
             betas=(config.beta1, config.beta2), weight_decay=config.weight_decay,
         )
         self.schedule = get_schedule(config.schedule, config.cut_frac, config.ratio)
+        precision = config.precision if config.amp or config.precision != "auto" else "fp32"
+        self.amp_dtype = resolve_precision(precision, self.device, "lm")
+        self.scaler = grad_scaler(self.device, self.amp_dtype)
         total_cols = config.epochs * self.stream.n_cols
         if config.max_tokens is not None:
             total_cols = min(total_cols, max(1, config.max_tokens // (config.batch_size * world_size)))
@@ -211,6 +220,8 @@ class LMTrainer:
             "history": self.history,
             "config": asdict(self.config),
         }
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return state
@@ -228,6 +239,8 @@ class LMTrainer:
             self.warmup_start = state.get("warmup_start")
         else:
             self.warmup_start = int(state["step"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.progress = int(state["progress"])
         self.step = int(state["step"])
         self.tokens_seen = int(state["tokens_seen"])
@@ -260,8 +273,7 @@ class LMTrainer:
         for g, base in zip(self.optimizer.param_groups, self.base_lrs):
             g["lr"] = self.schedule(self.progress, self.total_cols, base) * seq_len / cfg.bptt * self._warmup_factor()
         self.net.train()
-        use_amp = cfg.amp and self.device.type == "cuda"
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+        with autocast(self.device, self.amp_dtype):
             loss, ce, new_hidden = lm_loss(self.net, x, y, self.hidden, cfg.alpha, cfg.beta)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
@@ -270,11 +282,20 @@ class LMTrainer:
                 "gradient clipping"
             )
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.scaler is not None:  # float16: scaled loss, unscaled gradients before clipping
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
         if cfg.clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
-        self.optimizer.step()
-        self.hidden = [(h.detach(), c.detach()) for h, c in new_hidden]
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        # The carried state stays float32 whatever the autocast dtype of this step.
+        self.hidden = [(h.detach().float(), c.detach().float()) for h, c in new_hidden]
         self.progress += seq_len
         self.step += 1
         self.tokens_seen += x.numel() * self.world_size

@@ -302,7 +302,7 @@ def concat_pool(encoder: AWDLSTM, ids: Tensor, lengths: Tensor, bptt: int = 70, 
         track = hi > first_needed
         with torch.set_grad_enabled(torch.is_grad_enabled() and track):
             raw, _, state = encoder(ids[:, lo:hi], state)
-        out = raw[-1]
+        out = raw[-1].float()  # pooled in float32 whatever an enclosing autocast computes in
         if not track:
             state = [(h.detach(), c.detach()) for h, c in state]
             continue

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -449,3 +450,21 @@ def test_score_ignores_unlabelled_rows_and_string_minus_one(fast, toy_data):
 
     scores = cross_val_score(ULMFiTClassifier(**fast), list(X) + ["u1", "u2"], list(y) + [-1, -1], cv=2)
     assert np.all((scores >= 0) & (scores <= 1))
+
+
+def test_class_weighted_batches_are_scaled_by_the_training_sets_mean_weight():
+    from skulmfit.clf_training import _loss
+
+    torch.manual_seed(0)
+    weight = torch.tensor([1000.0, 1e-4, 1e-4])
+    target = torch.tensor([0, 1, 2, 1, 0, 2, 2, 1])
+    logits = torch.randn(len(target), 3)
+    scale = float(weight[target].mean())
+    # over the whole set: the weighted mean loss, as F.cross_entropy(weight=...) gives it
+    torch.testing.assert_close(_loss(logits, target, False, weight, scale),
+                               F.cross_entropy(logits, target, weight=weight))
+    # a small batch without the heavily weighted class counts by its weights, not as a plain mean
+    rows = target != 0
+    small = _loss(logits[rows], target[rows], False, weight, scale)
+    assert float(small) < 1e-5 * float(F.cross_entropy(logits[rows], target[rows]))
+    assert float(F.cross_entropy(logits[rows], target[rows], weight=weight)) > 0.1  # what a batch's own weights give

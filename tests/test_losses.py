@@ -88,3 +88,35 @@ def test_lm_loss_equals_the_plain_decoder_loss(monkeypatch):
     plain = evaluate_lm(model, ids, batch_size=4, bptt=10)
     assert chunked["tokens"] == plain["tokens"] > 150
     assert abs(chunked["loss"] - plain["loss"]) < 1e-5
+
+
+def test_bfloat16_products_stay_close_to_the_exact_loss():
+    g = torch.Generator().manual_seed(1)
+    h, w, b = torch.randn(300, 16, generator=g), torch.randn(500, 16, generator=g) * 0.3, torch.randn(500, generator=g)
+    y = torch.randint(0, 500, (300,), generator=g)
+    out = []
+    for dt in (None, torch.bfloat16):
+        hh, ww, bb = (t.clone().requires_grad_() for t in (h, w, b))
+        loss = linear_cross_entropy(hh, ww, bb, y, chunk_size=64, compute_dtype=dt)
+        loss.backward()
+        assert loss.dtype == torch.float32 and ww.grad.dtype == torch.float32
+        out.append((loss.detach(), hh.grad, ww.grad, bb.grad))
+    (exact, *g_exact), (low, *g_low) = out
+    assert abs(float(low - exact)) < 0.01 * float(exact)
+    assert float(low - exact) != 0.0  # really a different computation
+    for a, b_ in zip(g_exact, g_low):
+        assert float((a - b_).norm() / a.norm()) < 0.02
+
+
+def test_an_enclosing_autocast_does_not_change_the_exact_loss():
+    h, w, y = torch.randn(40, 8), torch.randn(30, 8), torch.randint(0, 30, (40,))
+    ref = linear_cross_entropy(h, w, None, y)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = linear_cross_entropy(h, w, None, y)
+    torch.testing.assert_close(inside, ref, rtol=0, atol=0)
+
+
+def test_bad_compute_dtype_is_refused():
+    with pytest.raises(ValueError, match="compute_dtype"):
+        linear_cross_entropy(torch.randn(2, 4), torch.randn(5, 4), None, torch.zeros(2, dtype=torch.long),
+                             compute_dtype=torch.int32)
