@@ -246,15 +246,17 @@ def evaluate(args: argparse.Namespace) -> None:
         models[SHIPPED] = "default"
     if not models:
         raise SystemExit("no finished candidate model under benchmarks/pilot/: run `pilot.py pretrain` first")
+    overrides = dict(_parse_setting(v) for v in args.set)
+    suffix = "".join(f" [{k}={v}]" for k, v in overrides.items())  # a variant is its own row
     for task in args.tasks:
         Xtr, ytr, Xte, yte, Xun = task_data(task, args.data)
         X_lm, y_lm = B.with_unlabelled(Xtr, ytr, Xun)
         r = B.fit_eval(B.tfidf_lr(0), Xtr, ytr, Xte, yte, cells, _label(task, "TF-IDF + LR"))
         B.log(f"{task}: TF-IDF + LR {r['error']:.2f}%")
         for name, path in models.items():
-            est = B.make_ulmfit({"pretrained": path, "device": args.device, "random_state": 0})
-            r = B.fit_eval(est, X_lm, y_lm, Xte, yte, cells, _label(task, name))
-            B.log(f"{task}: {name} {r['error']:.2f}%  (fit {r['fit_s']:.0f}s)")
+            est = B.make_ulmfit({"pretrained": path, "device": args.device, "random_state": 0, **overrides})
+            r = B.fit_eval(est, X_lm, y_lm, Xte, yte, cells, _label(task, name + suffix))
+            B.log(f"{task}: {name}{suffix} {r['error']:.2f}%  (fit {r['fit_s']:.0f}s)")
     report(args)
 
 
@@ -265,6 +267,7 @@ def report(args: argparse.Namespace) -> None:
     by_name = {r["candidate"]: r for r in calib["rows"]}
     rows, runs = [], []
     names = ["TF-IDF + LR", SHIPPED] + list(CANDIDATES)
+    names += sorted({_model_of(label) for label in _labels(cells)} - set(names))  # variants (--set)
     for name in names:
         row: dict = {"model": name}
         if name in CANDIDATES:
@@ -309,6 +312,26 @@ def _label(task: str, model: str) -> str:
     return f"{task} | {model}"
 
 
+def _model_of(label: str) -> str:
+    return label.split(" | ", 1)[1]
+
+
+def _labels(cells) -> set[str]:
+    paths = sorted(cells.directory.glob("*.json")) if cells.directory.exists() else []
+    return {json.loads(p.read_text(encoding="utf-8"))["key"].get("label", "") for p in paths} - {""}
+
+
+def _parse_setting(text: str) -> tuple[str, Any]:
+    """``"lr_decay=1"`` -> ``("lr_decay", 1.0)``: a classifier parameter for ``evaluate --set``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--set expects NAME=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def _saved(cells, task: str, name: str):
     """The newest saved run of ``name`` on ``task``, or None."""
     found = None
@@ -336,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         s.add_argument("--checkpoint-every", type=float, default=5.0)
         s.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
         s.add_argument("--with-shipped", action="store_true", help="also evaluate today's shipped default model")
+        s.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE",
+                       help="evaluate: classifier parameters other than the library defaults (a separate row)")
     args = p.parse_args(argv)
     if args.cache_dir is None:
         args.cache_dir = str(PILOT_DIR / ".cache")
