@@ -161,7 +161,7 @@ def _ppmi_seconds(name: str, args: argparse.Namespace) -> float:
     import torch
 
     from skulmfit.corpus import build_token_cache
-    from skulmfit.pretraining import corpus_ppmi_vectors
+    from skulmfit.pretraining import corpus_ppmi_vectors, ppmi_cache_path
     from skulmfit.tokenizer import Tokenizer
 
     timings = json.loads(PPMI_TIMING.read_text()) if PPMI_TIMING.exists() else {}
@@ -172,8 +172,7 @@ def _ppmi_seconds(name: str, args: argparse.Namespace) -> float:
     cache = build_token_cache(opts.corpus, Tokenizer(), args.cache_dir, exclude_ids=EXCLUDE_IDS, verbose=1)
     vocab = cache.build_vocab(opts.max_vocab, opts.min_freq)
     cache.numericalize(vocab)  # shared with pretraining, not part of the vectors' cost
-    for old in cache.directory.glob(f"ppmi-*-d{opts.emb_size}.npy"):
-        old.unlink()  # time a fresh computation
+    ppmi_cache_path(cache, vocab, opts.emb_size).unlink(missing_ok=True)  # time a fresh computation
     t0 = time.perf_counter()
     corpus_ppmi_vectors(cache, vocab, opts.emb_size, verbose=1)
     seconds = time.perf_counter() - t0

@@ -33,7 +33,7 @@ from .devices import describe_hardware, resolve_device, tune_cpu_allocator
 from .exceptions import ModelFileError
 from .lm_training import LMTrainConfig, LMTrainer, evaluate_lm
 from .model import AWDLSTMConfig, LanguageModel
-from .modelfile import PretrainedLM, atomic_save, load_lm, safe_load, save_lm
+from .modelfile import PretrainedLM, atomic_save, atomic_write, load_lm, safe_load, save_lm
 from .progress import progress_bar
 from .tokenizer import SPECIAL_TOKENS, Tokenizer
 from .vocab import Vocab
@@ -121,15 +121,20 @@ class PretrainOptions:
                              n_layers=self.layers, pad_idx=vocab.pad_idx, **extra)
 
 
+def ppmi_cache_path(cache: TokenCache, vocab: Vocab, dim: int) -> Path:
+    """Where :func:`corpus_ppmi_vectors` keeps the vectors of ``vocab`` at size ``dim``."""
+    key = hashlib.sha256(vocab.to_json().encode()).hexdigest()[:16]
+    return cache.directory / f"ppmi-{key}-d{dim}.npy"
+
+
 def corpus_ppmi_vectors(cache: TokenCache, vocab: Vocab, dim: int, verbose: int = 1) -> np.ndarray:
     """PPMI + SVD word vectors of ``vocab`` from the tokenized corpus, cached in ``cache``'s folder.
 
     Computed once per vocabulary and size (:func:`skulmfit.word_vectors.ppmi_svd_vectors`, from the
-    forward stream; the counts are symmetric, so a backward model shares them) and stored as
-    ``ppmi-<vocabulary hash>-d<dim>.npy``, written atomically.
+    forward stream; the counts are symmetric, so a backward model shares them) and stored at
+    :func:`ppmi_cache_path`, written atomically.
     """
-    key = hashlib.sha256(vocab.to_json().encode()).hexdigest()[:16]
-    path = cache.directory / f"ppmi-{key}-d{dim}.npy"
+    path = ppmi_cache_path(cache, vocab, dim)
     if path.exists():
         return np.load(path, allow_pickle=False)
     ids = cache.numericalize(vocab)
@@ -142,9 +147,8 @@ def corpus_ppmi_vectors(cache: TokenCache, vocab: Vocab, dim: int, verbose: int 
 
     vectors, _ = ppmi_svd_vectors(ids, len(vocab), dim, progress=step)
     bar.close()
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, vectors, allow_pickle=False)
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        np.save(f, vectors, allow_pickle=False)
     return vectors
 
 
