@@ -139,13 +139,7 @@ def corpus_ppmi_vectors(cache: TokenCache, vocab: Vocab, dim: int, verbose: int 
         return np.load(path, allow_pickle=False)
     ids = cache.numericalize(vocab)
     bar = progress_bar(total=len(ids), verbose=verbose, desc="PPMI word vectors", unit="tok", unit_scale=True)
-    done = [0]
-
-    def step(n: int) -> None:
-        bar.update(n - done[0])
-        done[0] = n
-
-    vectors, _ = ppmi_svd_vectors(ids, len(vocab), dim, progress=step)
+    vectors, _ = ppmi_svd_vectors(ids, len(vocab), dim, progress=bar.update)
     bar.close()
     with atomic_write(path) as f:
         np.save(f, vectors, allow_pickle=False)

@@ -43,7 +43,7 @@ def cooccurrence_counts(ids: np.ndarray, vocab_size: int, n_context: int, window
         Tokens per pass; memory is about ``chunk_tokens * window * 24`` bytes on top of the
         ``vocab_size * n_context`` float32 result.
     progress : callable, optional
-        Called with the number of tokens done after each chunk.
+        Called with the number of tokens of each finished chunk.
 
     Returns
     -------
@@ -71,7 +71,7 @@ def cooccurrence_counts(ids: np.ndarray, vocab_size: int, n_context: int, window
         counts += np.bincount(np.concatenate(keys), weights=np.concatenate(weights),
                               minlength=vocab_size * n_context).astype(np.float32)
         if progress is not None:
-            progress(start + n_own)
+            progress(n_own)
     return counts.reshape(vocab_size, n_context)
 
 
