@@ -21,6 +21,7 @@ set (``--imdb-test``, default 2,000 of 25,000). The paper reports validation err
     python benchmarks/low_shot.py --datasets imdb --name low_shot_imdb --resume   # IMDb alone (72 min a seed)
     python benchmarks/low_shot.py --quick          # TREC-6, 50 and 200 labels, 1 seed, 1,000 unlabelled
     python benchmarks/low_shot.py --datasets trec6 ag --sizes 100 1000
+    python benchmarks/low_shot.py --datasets imdb --sizes 100 --methods "ULMFiT (semi-supervised)" --resume
 """
 
 from __future__ import annotations
@@ -108,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="TREC-6/AG: cap on the unlabelled rest of the training set (default: all; quick: 1000)")
     p.add_argument("--imdb-unsup", type=int, default=5000, help="IMDb unsup reviews (of 50,000; default %(default)s)")
     p.add_argument("--imdb-test", type=int, default=2000, help="IMDb test reviews (of 25,000; default %(default)s)")
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), metavar="METHOD",
+                   help="which of %(choices)s to run (default: all; the runs of a later full run with --resume "
+                   "are read back)")
     B.add_sampling_arg(p)
     args = p.parse_args(argv)
+    args.methods = [m for m in METHODS if m in args.methods]
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     if mode != "full":
         args.datasets = args.datasets or ["trec6"]
@@ -187,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                         if int(i) in lab_set:
                             semi_y[k] = y[i]
                     B.log(f"  {n} labelled {sampler.quotas(n)}")
-                    for method in METHODS:
+                    for method in args.methods:
                         if method == "TF-IDF + LR":
                             r = B.fit_eval(B.tfidf_lr(seed), Xl, yl, Xte, yte, cells, method)
                         elif method == "from scratch":
@@ -217,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for n in args.sizes:
             row = {"dataset": ds, "labels": n}
-            for method in METHODS:
+            for method in args.methods:
                 errs = [r["error"] for r in runs if r["dataset"] == ds and r["n_labelled"] == n
                         and r["method"] == method]
                 m, s = B.mean_std(errs)
@@ -234,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             if path:
                 pngs[ds] = path
     wall = time.perf_counter() - t_start
-    table = markdown_table(rows, ["dataset", "labels"] + list(METHODS))
+    table = markdown_table(rows, ["dataset", "labels"] + args.methods)
     notes = [
         (f"Mode: {mode}; seeds {args.seeds}; {args.sampling} labelled subsets; test error % (mean ± sample std "
          f"over seeds); wall time {wall:.0f} s."),
@@ -263,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in notes:
         print(n)
     write_results(name, {"mode": mode, "seeds": args.seeds, "sizes": args.sizes, "datasets": args.datasets,
-                         "sampling": args.sampling,
+                         "methods": args.methods, "sampling": args.sampling,
                          "setups": setups, "skipped": skipped, "rows": rows, "runs": B.clean_rows(runs),
                          "figures": pngs, "paper_source": B.PAPER_SOURCE, "wall_seconds": wall, "notes": notes,
                          "resume": cells.summary()},

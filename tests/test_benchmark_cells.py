@@ -80,3 +80,26 @@ def test_result_notes_name_the_command_from_the_repo_root(bench):
     assert common.command_line(["benchmarks/speed.py"]) == "python benchmarks/speed.py"
     assert bench.defaults_note({}) == "library defaults"
     assert bench.defaults_note({"epochs": 6}) == "library defaults except {'epochs': 6}"
+
+
+def test_low_shot_methods_runs_only_the_chosen_methods(monkeypatch, tmp_path):
+    """--methods lets a long low-shot run put its target cells first; the table has only those columns."""
+    import json
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    for mod in ("_common", "_bench", "low_shot"):
+        sys.modules.pop(mod, None)
+    import _common
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    try:
+        import low_shot
+
+        assert low_shot.main(["--smoke", "--datasets", "trec6", "--sizes", "30", "--methods", "TF-IDF + LR",
+                              "--no-plot", "--name", "ls_methods"]) == 0
+    finally:
+        for mod in ("_common", "_bench", "low_shot"):
+            sys.modules.pop(mod, None)
+    page = json.loads((tmp_path / "ls_methods.json").read_text(encoding="utf-8"))
+    assert page["methods"] == ["TF-IDF + LR"] and {r["method"] for r in page["runs"]} == {"TF-IDF + LR"}
+    assert "semi-supervised" not in (tmp_path / "ls_methods.md").read_text(encoding="utf-8").split("\n* ")[0]
