@@ -1,5 +1,6 @@
 """The benchmarks' resumable runs (benchmarks/_bench.py): a run saved by one sitting is read back
 by the next with --resume, and only when its estimator, model files and data are the same."""
+import json
 import sys
 from pathlib import Path
 
@@ -84,8 +85,6 @@ def test_result_notes_name_the_command_from_the_repo_root(bench):
 
 def test_low_shot_methods_runs_only_the_chosen_methods(monkeypatch, tmp_path):
     """--methods lets a long low-shot run put its target cells first; the table has only those columns."""
-    import json
-
     monkeypatch.syspath_prepend(str(BENCH))
     for mod in ("_common", "_bench", "low_shot"):
         sys.modules.pop(mod, None)
