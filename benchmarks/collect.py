@@ -27,13 +27,17 @@ shared 2-core machines are noisy: compare implementations within one table (same
 tables. Quick-mode tables (`*_quick`) use small subsets; see each script's docstring for the full
 versions. The numbers depend on the shipped default model (see [pretrained.md](pretrained.md))
 and the library defaults; a page measured before the last change of either carries an
-**Outdated** banner until it is re-run.
+**Outdated** banner until it is re-run, and a page measured with the earlier default model (now
+`pretrained='small'`) says so.
 """
 
 
 # When the shipped default model and the classifier defaults last changed (the fully pretrained
 # models, epochs=50, drop_mult=0.3). Pages measured earlier that depend on them get a banner.
 MODEL_CHANGED = "2026-11-22 01:15:00"
+# When the 60,000-word model became ``pretrained='default'`` (issue 17); the earlier default is now
+# ``'small'``. Model-dependent pages measured before then describe the small model.
+DEFAULT_REPLACED = "2026-12-07 15:30:00"
 # random weights / no model: not affected
 MODEL_FREE = ("lm_throughput", "tokenizer_speed", "tokenizer_agreement", "wt103_cost", "fastai_equivalence", "pilot",
               "speed_paper", "gpu_check")
@@ -151,6 +155,10 @@ def render_page(stem: str, text: str, figures: list[str], when: str) -> str:
     if when and when < MODEL_CHANGED and not stem.startswith(MODEL_FREE):
         banners.append(f"> **Outdated:** measured on {when}, before the fully pretrained default model "
                        "and the current defaults (`epochs=50`, `drop_mult=0.3`); to be re-run.")
+    if when and when < DEFAULT_REPLACED and not stem.startswith(MODEL_FREE):
+        banners.append(f"> **Earlier default model:** measured on {when} with the default of that time, now "
+                       "`pretrained='small'` (8,000 words, 64/128); the current default has 60,000 words "
+                       "(see [pretrained.md](pretrained.md)).")
     for prefix, (changed, what) in CODE_CHANGED.items():
         if stem.startswith(prefix) and when and when < changed:
             banners.append(f"> **Outdated:** measured on {when}, before {what}; to be re-run.")

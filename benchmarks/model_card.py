@@ -2,6 +2,8 @@
 
     python benchmarks/model_card.py skulmfit/pretrained/default_fwd.pt \
         --wikitext ../shared/data/wikitext-103
+    python benchmarks/model_card.py skulmfit/pretrained/small_fwd.pt --render-only \
+        --set 'status="..."'
 
 The perplexities are measured with the same code as ``skulmfit evaluate-lm MODEL FILE`` (each
 line of the ``.tokens`` file is one document) and stored in the JSON card under ``wikitext103``;
@@ -50,6 +52,10 @@ def render(card: dict, name: str) -> str:
         "",
         f"AWD-LSTM language model ({card['direction']}), skulmfit {card.get('skulmfit_version')}.",
         "",
+    ]
+    if card.get("history"):
+        lines += [card["history"], ""]
+    lines += [
         "## Architecture",
         f"- embedding {c['emb_size']}, {c['n_layers']} LSTM layers of {c['hidden_size']} (the last returns "
         f"{c['emb_size']}), decoder tied to the embedding; {card['parameters']:,} parameters",
@@ -115,12 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("model")
     p.add_argument("--wikitext", default=str(Path(__file__).resolve().parents[2] / "shared/data/wikitext-103"))
     p.add_argument("--set", nargs="*", default=[], help="extra card fields as KEY=JSON")
+    p.add_argument("--render-only", action="store_true",
+                   help="re-render MODEL.md from MODEL.json (after --set edits) without measuring")
     args = p.parse_args(argv)
     card_path = Path(args.model).with_suffix(".json")
     card = json.loads(card_path.read_text(encoding="utf-8"))
     for item in args.set:
         k, v = item.split("=", 1)
         card[k] = json.loads(v)
+    if args.render_only:
+        card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        Path(args.model).with_suffix(".md").write_text(render(card, Path(args.model).name), encoding="utf-8")
+        return 0
     card["wikitext103"] = measure(args.model, Path(args.wikitext))
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     Path(args.model).with_suffix(".md").write_text(render(card, Path(args.model).name), encoding="utf-8")

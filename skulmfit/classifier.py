@@ -48,7 +48,9 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     pretrained : str, path or None, default='default'
-        ``'default'``: the English AWD-LSTM shipped in the package. ``'wt103'``: fastai's
+        ``'default'``: the English AWD-LSTM shipped in the package (60,000 words, 128/256/3,
+        adaptive softmax). ``'small'``: the earlier shipped model (8,000 words, 64/128/3), about
+        2.5 times faster to fine-tune. ``'wt103'``: fastai's
         WikiText-103 AWD-LSTM (the paper's 400/1152/3 model; downloaded and converted once into
         :func:`skulmfit.get_data_home`, forward and backward; see docs/pretrained.md). A path: a
         skulmfit model file (``.pt``) or a fastai model (``wt103-fwd.tgz``, its extracted folder, or
@@ -96,7 +98,7 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
         through the chunks that feed the pooling.
     drop_mult : float, default=0.3
         Multiplies the classifier's dropouts; 1.0 gives the paper's values, which were set for
-        its 400/1150 model. On the shipped 64/128 model they underfit: on 200 TREC-6 questions
+        its 400/1150 model. On the shipped 64/128 ('small') model they underfit: on 200 TREC-6 questions
         the training error stayed at 41-53 % and the test error at 55-67 %, against 34-43 % test
         error at 0.3 (``benchmarks/epochs.py``; docs/benchmarks.md). Use 1.0 with a paper-size
         model.

@@ -67,7 +67,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
                    help="fits of one size run in this many processes (default: one at a time)")
     g = p.add_argument_group("ULMFiT options (for the three ULMFiT methods)")
     g.add_argument("--pretrained", type=_pretrained_arg, default="default", metavar="NAME_OR_PATH",
-                   help="pretrained language model: a shipped name ('default') or a .pt model file (default "
+                   help="pretrained language model: a shipped name ('default' or 'small') or a .pt model file (default "
                    "'default')")
     g.add_argument("--epochs", type=int, default=50, help="classifier epochs, gradual unfreezing included (default 50)")
     g.add_argument("--lm-epochs", type=int, default=2, help="LM fine-tuning epochs (default 2)")

@@ -178,7 +178,8 @@ class ULMFiTLanguageModel(VersionedStateMixin, BaseEstimator):
     Parameters
     ----------
     pretrained : str, path or None, default='default'
-        ``'default'`` (the English model shipped in the package); ``'wt103'`` (fastai's WikiText-103
+        ``'default'`` (the English model shipped in the package; ``'small'`` is its smaller, faster
+        predecessor); ``'wt103'`` (fastai's WikiText-103
         AWD-LSTM, the paper's model: downloaded and converted once into :func:`skulmfit.get_data_home`,
         see docs/pretrained.md); a path to a skulmfit model file (``.pt``); a path to a fastai model
         (``wt103-fwd.tgz``, its extracted folder, or a ``.pth`` with its ``.pkl`` beside it: converted

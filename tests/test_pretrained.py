@@ -1,4 +1,4 @@
-"""The shipped default models load and predict offline, from inside the installed package."""
+"""The shipped models ('default' and 'small') load and predict offline, from inside the installed package."""
 
 import socket
 from pathlib import Path
@@ -22,21 +22,37 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-def test_list_pretrained_names_shipped_models():
+SHIPPED = ["default", "small"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_list_pretrained_names_shipped_models(name):
     available = skulmfit.list_pretrained()
-    assert {"fwd", "bwd"} <= set(available["default"])
+    assert available[name]["kind"] == "shipped" and {"fwd", "bwd"} <= set(available[name])
     for direction in ("fwd", "bwd"):
-        path = Path(available["default"][direction])
+        path = Path(available[name][direction])
         assert path.parent == Path(skulmfit.__file__).parent / "pretrained"
         assert path.stat().st_size <= 25 * 1024 * 1024
         assert path.with_suffix(".json").exists() and path.with_suffix(".md").exists()
 
 
+@pytest.mark.parametrize("name", SHIPPED)
 @pytest.mark.parametrize("direction", ["fwd", "bwd"])
-def test_default_model_files_load_safely(direction, no_network):
-    lm = load_lm(resolve_pretrained("default", direction))
+def test_shipped_model_files_load_safely(name, direction, no_network):
+    lm = load_lm(resolve_pretrained(name, direction))
     assert lm.direction == direction and len(lm.vocab) == lm.model.config.vocab_size
     assert "xxbos" in lm.vocab and "the" in lm.vocab
+
+
+@pytest.mark.parametrize("name, vocab, emb, hidden, decoder", [
+    ("default", 60000, 128, 256, "adaptive"),
+    ("small", 8000, 64, 128, "full"),
+])
+def test_shipped_model_sizes(name, vocab, emb, hidden, decoder):
+    for direction in ("fwd", "bwd"):
+        cfg = load_lm(resolve_pretrained(name, direction)).model.config
+        assert (cfg.emb_size, cfg.hidden_size, cfg.n_layers, cfg.decoder) == (emb, hidden, 3, decoder)
+        assert vocab - 100 <= cfg.vocab_size <= vocab + 100  # special tokens on top of the word budget
 
 
 def test_default_model_fits_and_predicts_offline(no_network):
