@@ -22,6 +22,9 @@ from torch import Tensor, nn
 
 DEFAULT_CUTOFFS: tuple[int, ...] = (2_000, 10_000, 30_000)
 DEFAULT_DIV_VALUE = 4.0
+# Fills the one tail cluster an adaptive softmax needs when every task word is in the head (a
+# small task of frequent words); it never occurs in text, so fine-tuning drives its probability down.
+TAIL_FILLER = "xxfake"
 
 
 def check_cutoffs(cutoffs: Sequence[int], vocab_size: int) -> list[int]:
@@ -109,7 +112,9 @@ def transfer_adaptive(decoder: AdaptiveDecoder, old_itos: Sequence[str], new_wor
     """Move an adaptive decoder onto a task vocabulary.
 
     Words the pretrained vocabulary knows keep their cluster (and their order inside it); new
-    words join the last cluster, their output rows at that cluster's mean row.
+    words join the last cluster, their output rows at that cluster's mean row. A task vocabulary
+    that lies wholly inside the head cluster gets one extra token, :data:`TAIL_FILLER`, as its
+    only tail word (torch's adaptive softmax needs a tail); it never occurs in tokenized text.
 
     Parameters
     ----------
@@ -139,6 +144,8 @@ def transfer_adaptive(decoder: AdaptiveDecoder, old_itos: Sequence[str], new_wor
         members[c].append(i)
     if not members[0]:
         raise ValueError("the task vocabulary shares no word with the pretrained model's head cluster")
+    if not unknown and not any(members[1:]):
+        unknown = [TAIL_FILLER]
     # keep the non-empty clusters; new words go into the last kept one (or a new last one if
     # every tail cluster is empty, so they never land in the head)
     kept = [0] + [c for c in range(1, n_clusters) if members[c]]
@@ -148,8 +155,6 @@ def transfer_adaptive(decoder: AdaptiveDecoder, old_itos: Sequence[str], new_wor
     sizes[-1] += len(unknown) if len(kept) > 1 else 0
     new_cutoffs = [sum(sizes[:k + 1]) for k in range(len(kept) - 1)]
     itos = [old_itos[i] for c in kept for i in members[c]]
-    if len(kept) == 1:  # no tail at all: cannot happen with unknown words (see above)
-        raise ValueError("the task vocabulary fits in the head cluster alone; use a full softmax for it")
     itos += unknown
     old_ids: list[int | None] = [old_stoi[w] for w in itos[:len(itos) - len(unknown)]] + [None] * len(unknown)
     widths = [decoder.tail_widths[c - 1] for c in kept[1:]]

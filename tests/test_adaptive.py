@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from skulmfit import ULMFiTClassifier, ULMFiTLanguageModel
-from skulmfit.adaptive import AdaptiveDecoder, check_cutoffs, default_tail_widths, transfer_adaptive
+from skulmfit.adaptive import TAIL_FILLER, AdaptiveDecoder, check_cutoffs, default_tail_widths, transfer_adaptive
 from skulmfit.cli import main
 from skulmfit.lm_training import LMTrainConfig, LMTrainer, evaluate_lm
 from skulmfit.model import AWDLSTMConfig, LanguageModel
@@ -153,6 +153,27 @@ def test_transfer_adaptive_direct_reorders_by_cluster():
     itos, new, old_ids = transfer_adaptive(dec, old, ["t8", "t1", "x", "t4", "t0"], 4)
     assert itos == ["t0", "t1", "t4", "t8", "x"] and old_ids == [0, 1, 4, 8, None]
     assert new.cutoffs == [2, 3, 5]
+
+
+def test_transfer_of_a_head_only_task_vocabulary_adds_one_filler_tail_word():
+    dec = AdaptiveDecoder(4, 10, [3, 6], [2, 1])
+    old = [f"t{i}" for i in range(10)]
+    itos, new, old_ids = transfer_adaptive(dec, old, ["t2", "t0"], 4)
+    assert itos == ["t0", "t2", TAIL_FILLER] and old_ids == [0, 2, None]
+    assert new.cutoffs == [2, 3] and new.tail_widths == [1]  # the last (rarest) cluster's width
+    logp = new.log_prob(torch.randn(7, 4))
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(7), atol=1e-6)
+
+
+def test_classifier_on_a_task_of_head_words_only(adaptive_lm_path):
+    lm = load_lm(adaptive_lm_path)
+    words = [w for w in lm.vocab.itos[9:lm.model.config.cutoffs[0]] if w.startswith("w")][:6]
+    assert len(words) == 6
+    X = [" ".join(words[i % 3:i % 3 + 3]) for i in range(12)]
+    y = np.array([i % 2 for i in range(12)])
+    clf = ULMFiTClassifier(pretrained=str(adaptive_lm_path), lm_epochs=1, epochs=1, batch_size=4, bptt=10,
+                           random_state=0, device="cpu", min_freq=1).fit(X, y)
+    assert clf.predict(X).shape == (12,)
 
 
 def test_finetuning_an_adaptive_model_lowers_perplexity_and_generates(adaptive_lm_path):
