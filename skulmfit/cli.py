@@ -281,9 +281,8 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("classifier options (ULMFiTClassifier parameters)")
     g.add_argument("--pretrained", type=_pretrained_arg, default="default", metavar="NAME_OR_PATH",
                    help="pretrained language model: a shipped name ('default' or 'small'), 'wt103' (fastai's "
-                   "WikiText-103 "
-                   "model, downloaded and converted once), a .pt model file, a fastai model (.tgz archive, folder "
-                   "or .pth), or 'none' for random initialisation (default 'default')")
+                   "WikiText-103 model, downloaded and converted once), a .pt model file, a fastai model (.tgz "
+                   "archive, folder or .pth), or 'none' for random initialisation (default 'default')")
     g.add_argument("--pretrained-bwd", default=None, metavar="PATH",
                    help="backward model (file or fastai model), needed with --bidirectional when --pretrained is a "
                    "path")
@@ -435,8 +434,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                    help="train on a class-stratified random subset of N questions (default: all 5,452)")
     p.add_argument("--pretrained", type=_pretrained_arg, default="default", metavar="NAME_OR_PATH",
                    help="pretrained language model: a shipped name ('default' or 'small'), 'wt103' (fastai's "
-                   "WikiText-103 "
-                   "model), a .pt model file, a fastai model (.tgz, folder or .pth), or 'none' (default 'default')")
+                   "WikiText-103 model), a .pt model file, a fastai model (.tgz, folder or .pth), or 'none' (default "
+                   "'default')")
     from .demo import DEFAULT_EPOCHS, DEFAULT_LM_EPOCHS
 
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
