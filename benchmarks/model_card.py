@@ -44,6 +44,14 @@ def measure(model: str, wikitext: Path, bptt: int = 70) -> dict:
     return out
 
 
+def _decoder(config: dict) -> str:
+    if config.get("decoder") == "adaptive":
+        cut = " / ".join(f"{c:,}" for c in config["cutoffs"])
+        widths = " / ".join(str(w) for w in config["tail_widths"])
+        return f"adaptive-softmax decoder (cutoffs {cut}, tail projections {widths}; not tied)"
+    return "decoder tied to the embedding"
+
+
 def render(card: dict, name: str) -> str:
     c = card["config"]
     tr = card.get("training", {})
@@ -58,7 +66,7 @@ def render(card: dict, name: str) -> str:
     lines += [
         "## Architecture",
         f"- embedding {c['emb_size']}, {c['n_layers']} LSTM layers of {c['hidden_size']} (the last returns "
-        f"{c['emb_size']}), decoder tied to the embedding; {card['parameters']:,} parameters",
+        f"{c['emb_size']}), {_decoder(c)}; {card['parameters']:,} parameters",
         f"- vocabulary {card['vocab_size']:,} tokens (special tokens first)",
         f"- dropouts (paper defaults, scaled by `drop_mult` when used): embed {c['embed_p']}, input {c['input_p']}, "
         f"hidden {c['hidden_p']}, weight {c['weight_p']}, output {c['output_p']}",
