@@ -34,6 +34,9 @@ def test_accuracy_summary_from_full_run(tmp_path, collect):
     assert "| TREC-6 | 5,452/500 | 4.40 | 4.00 | 9.80 | 12.00 | 3.6 |" in text
     assert "IMDb" not in text  # a dataset without rows is left out
     assert "2026-11-22 03:00:00 UTC" in text
+    assert "now `pretrained='small'`" in text  # measured before the 60k default shipped
+    write_page(tmp_path, "accuracy", "2026-12-09 03:00:00 UTC", datasets=["trec6"], rows=rows)
+    assert "the shipped 60k-word 128/256/3 default" in collect.accuracy_summary(tmp_path)
 
 
 def test_render_page_keeps_full_and_quick_apart_and_links_figures(collect):
