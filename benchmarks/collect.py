@@ -15,7 +15,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DOC = HERE.parent / "docs" / "benchmarks.md"
-ORDER = ["pretraining_value", "pilot", "epochs", "accuracy", "vocab_coverage", "low_shot", "compare", "ablations",
+ORDER = ["pretraining_value", "pilot", "defaults", "epochs", "accuracy", "vocab_coverage", "low_shot", "compare",
+         "ablations",
          "speed_paper", "speed", "lm_throughput", "precision_check", "classifier_precision", "gpu_check", "wt103_cost",
          "fastai_equivalence", "tokenizer_speed", "tokenizer_agreement", "run_all"]
 
@@ -38,6 +39,8 @@ MODEL_CHANGED = "2026-11-22 01:15:00"
 # When the 60,000-word model became ``pretrained='default'`` (issue 17); the earlier default is now
 # ``'small'``. Model-dependent pages measured before then describe the small model.
 DEFAULT_REPLACED = "2026-12-07 15:30:00"
+# When the classifier's default lr_decay went from the paper's 2.6 to 1.6 (measured, issue 17).
+LR_DECAY_CHANGED = "2026-12-07 17:10:00"
 # random weights / no model: not affected
 MODEL_FREE = ("lm_throughput", "tokenizer_speed", "tokenizer_agreement", "wt103_cost", "fastai_equivalence", "pilot",
               "speed_paper", "gpu_check")
@@ -163,6 +166,9 @@ def render_page(stem: str, text: str, figures: list[str], when: str) -> str:
         banners.append(f"> **Earlier default model:** measured on {when} with the default of that time, now "
                        "`pretrained='small'` (8,000 words, 64/128); the current default has 60,000 words "
                        "(see [pretrained.md](pretrained.md)).")
+    if when and when < LR_DECAY_CHANGED and not stem.startswith(MODEL_FREE):
+        banners.append(f"> Measured when the classifier's default `lr_decay` was 2.6 (1.6 since "
+                       f"{LR_DECAY_CHANGED[:10]}): \"library defaults\" on this page include `lr_decay=2.6`.")
     for prefix, (changed, what) in CODE_CHANGED.items():
         if stem.startswith(prefix) and when and when < changed:
             banners.append(f"> **Outdated:** measured on {when}, before {what}; to be re-run.")

@@ -81,8 +81,13 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
         with ``n_groups`` one-epoch stages.
     lr : float, default=0.01
         Peak classifier rate (head).
-    lr_decay : float, default=2.6
-        Classifier discriminative fine-tuning factor (1.0 = no discriminative rates).
+    lr_decay : float, default=1.6
+        Classifier discriminative fine-tuning factor: each lower layer group trains at the rate
+        of the one above / ``lr_decay`` (1.0 = no discriminative rates). The paper's 2.6 leaves
+        the embedding at lr / 2.6⁴, too slow to separate the task words the pretrained model
+        lacks; with the shipped default model (forward, seed 0) 1.6 gave 18.05 % test error on
+        IMDb 1,000 / 2,000 against 23.30 % at 2.6 (17.75 % at 1.0) and kept TREC-6 at 4.40 %
+        (2.6: 4.40 %; 1.0: 7.80 %); ``benchmarks/results/defaults_*``.
     schedule : {'stlr', 'one_cycle', 'cosine', 'constant'}, default='stlr'
         Classifier schedule; each unfreezing stage runs one cycle.
     cut_frac : float, default=0.1
@@ -146,7 +151,8 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    The paper's ablations (Tables 6 and 7) are parameter settings:
+    The paper's ablations (Tables 6 and 7) are parameter settings (the paper's discriminative
+    factor is 2.6; the library default ``lr_decay=1.6`` was measured for the shipped model):
 
     ======================================  ==================================================
     variant                                 parameters
@@ -157,14 +163,14 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
     full + discr + stlr (LM, default)       defaults
     from scratch                            ``pretrained=None, lm_epochs=0``
     full (classifier)                       ``unfreeze='all', lr_decay=1, schedule='constant'``
-    full + discr                            ``unfreeze='all', schedule='constant'``
+    full + discr                            ``unfreeze='all', lr_decay=2.6, schedule='constant'``
     last                                    ``unfreeze='last', schedule='constant'``
     chain-thaw                              ``unfreeze='chain_thaw', schedule='constant'``
     freez                                   ``lr_decay=1, schedule='constant'``
-    freez + discr                           ``schedule='constant'``
+    freez + discr                           ``lr_decay=2.6, schedule='constant'``
     freez + stlr                            ``lr_decay=1``
     freez + cos                             ``lr_decay=1, schedule='cosine'``
-    ULMFiT (freez + discr + stlr)           defaults
+    ULMFiT (freez + discr + stlr)           ``lr_decay=2.6``
     ======================================  ==================================================
 
     Examples
@@ -194,7 +200,7 @@ class ULMFiTClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator):
 
     def __init__(self, pretrained: Any = "default", pretrained_bwd: Any = None, lm_epochs: int = 2,
                  lm_lr: float = 0.004, lm_lr_decay: float = 2.6, lm_schedule: str = "stlr", lm_drop_mult: float = 0.3,
-                 epochs: int = 50, lr: float = 0.01, lr_decay: float = 2.6, schedule: str = "stlr",
+                 epochs: int = 50, lr: float = 0.01, lr_decay: float = 1.6, schedule: str = "stlr",
                  cut_frac: float = 0.1, ratio: float = 32.0, unfreeze: str = "gradual", batch_size: int = 64,
                  bptt: int = 70, max_len: int = 1400, drop_mult: float = 0.3, bidirectional: bool = False,
                  class_weight: Any = None, early_stopping: bool = False, validation_fraction: float = 0.1,

@@ -59,6 +59,8 @@ def test_render_page_keeps_full_and_quick_apart_and_links_figures(collect):
     assert "> **Earlier default model:** measured on 2026-12-01 00:00:00" in small and "Outdated" not in small
     assert "Earlier default" not in collect.render_page("accuracy", "# Accuracy\n\nrows", [], "2026-12-08 00:00:00")
     assert "Earlier default" not in collect.render_page("pilot", "# Pilot\n\nrows", [], "2026-12-01 00:00:00")
+    assert "default `lr_decay` was 2.6" in small
+    assert "lr_decay" not in collect.render_page("accuracy", "# Accuracy\n\nrows", [], "2026-12-08 00:00:00")
 
 
 def test_full_run_status_names_what_is_missing(tmp_path, collect):

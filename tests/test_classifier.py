@@ -242,6 +242,9 @@ def test_variant_table_is_complete():
     names = [n for n, _ in VARIANTS]
     assert len(VARIANTS) == 14 and "chain-thaw" in names and "from scratch" in names
     assert dict(VARIANTS)["freez + cos"] == {"lr_decay": 1, "schedule": "cosine"}
+    # the paper's discriminative factor stays explicit where the library default differs
+    assert dict(VARIANTS)["ULMFiT (freez + discr + stlr)"] == {"lr_decay": 2.6}
+    assert ULMFiTClassifier().get_params()["lr_decay"] == 1.6
 
 
 @pytest.mark.parametrize("name, params", VARIANTS, ids=[n for n, _ in VARIANTS])
