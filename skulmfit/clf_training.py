@@ -39,7 +39,7 @@ UNFREEZE = ("gradual", "all", "last", "chain_thaw")
 class ClfSettings:
     epochs: int = 6
     lr: float = 0.01
-    lr_decay: float = 2.6
+    lr_decay: float = 1.6  # ULMFiTClassifier's default
     schedule: str = "stlr"
     cut_frac: float = 0.1
     ratio: float = 32.0

@@ -39,6 +39,9 @@ def _y_at(line, x):
     return ys[i]
 
 
+DECAY = ULMFiTClassifier().lr_decay  # the classifier's default discriminative factor
+
+
 def test_lr_schedule_from_params(tiny_lm_path):
     lr = 0.02
     ax = plot.lr_schedule({"lr": lr, "epochs": 5, "pretrained": tiny_lm_path}, n_steps=200)
@@ -46,16 +49,16 @@ def test_lr_schedule_from_params(tiny_lm_path):
     assert list(lines) == ["head", "LSTM 2", "LSTM 1", "embedding"]  # 2 LSTM layers: 4 groups, top first
     head, below = lines["head"], lines["LSTM 2"]
     assert np.nanmax(head.get_ydata()) == pytest.approx(lr)
-    assert np.nanmax(below.get_ydata()) == pytest.approx(lr / 2.6)
-    assert np.nanmax(lines["embedding"].get_ydata()) == pytest.approx(lr / 2.6**3)
+    assert np.nanmax(below.get_ydata()) == pytest.approx(lr / DECAY)
+    assert np.nanmax(lines["embedding"].get_ydata()) == pytest.approx(lr / DECAY**3)
     # gradual unfreezing: stages of 1, 1, 1 and 2 epochs; each runs its own STLR cycle
     assert _y_at(head, 0.0) == pytest.approx(lr / 32)
     assert _y_at(head, 0.1) == pytest.approx(lr)  # the peak at cut_frac of the first stage
     assert _y_at(head, 0.5) == pytest.approx(stlr(100, 200, lr))
     assert math.isnan(_y_at(below, 0.5))  # frozen in stage 1
-    assert _y_at(below, 1.1) == pytest.approx(lr / 2.6)
-    assert _y_at(below, 3.0 + 0.2) == pytest.approx(lr / 2.6)  # last stage: 2 epochs, peak at 0.1 * 2
-    assert _y_at(below, 3.5) == pytest.approx(stlr(100, 400, lr / 2.6))
+    assert _y_at(below, 1.1) == pytest.approx(lr / DECAY)
+    assert _y_at(below, 3.0 + 0.2) == pytest.approx(lr / DECAY)  # last stage: 2 epochs, peak at 0.1 * 2
+    assert _y_at(below, 3.5) == pytest.approx(stlr(100, 400, lr / DECAY))
     assert math.isnan(_y_at(lines["embedding"], 2.5)) and not math.isnan(_y_at(lines["embedding"], 3.5))
     xs = np.asarray(head.get_xdata())
     assert xs[0] == 0 and xs[-1] == pytest.approx(5.0) and len(xs) == 3 * 201 + 401
@@ -88,7 +91,7 @@ def test_lr_schedule_of_estimators(fitted):
         np.testing.assert_array_equal(lines[name].get_ydata(), data["lrs"][g])
     assert np.nanmax(lines["head"].get_ydata()) == pytest.approx(fitted.lr)
     ax = plot.lr_schedule(ULMFiTClassifier(pretrained=fitted.pretrained, lr=0.05))  # unfitted
-    assert np.nanmax(_lines(ax)["LSTM 2"].get_ydata()) == pytest.approx(0.05 / 2.6)
+    assert np.nanmax(_lines(ax)["LSTM 2"].get_ydata()) == pytest.approx(0.05 / DECAY)
 
 
 def test_history(fitted):
