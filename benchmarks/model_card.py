@@ -137,13 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.set:
         k, v = item.split("=", 1)
         card[k] = json.loads(v)
-    if args.render_only:
-        card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-        Path(args.model).with_suffix(".md").write_text(render(card, Path(args.model).name), encoding="utf-8")
-        return 0
-    card["wikitext103"] = measure(args.model, Path(args.wikitext))
+    if not args.render_only:
+        card["wikitext103"] = measure(args.model, Path(args.wikitext))
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     Path(args.model).with_suffix(".md").write_text(render(card, Path(args.model).name), encoding="utf-8")
+    if args.render_only:
+        return 0
     for s in ("valid", "test"):
         print(f"WikiText-103 {s}: perplexity {card['wikitext103'][s]['perplexity']:.2f} "
               f"({card['wikitext103'][s]['tokens']:,} tokens)")
