@@ -152,7 +152,7 @@ def transfer_adaptive(decoder: AdaptiveDecoder, old_itos: Sequence[str], new_wor
     if unknown and len(kept) == 1:
         kept.append(n_clusters - 1)
     sizes = [len(members[c]) for c in kept]
-    sizes[-1] += len(unknown) if len(kept) > 1 else 0
+    sizes[-1] += len(unknown)  # kept has a tail here: a tail cluster or new words (the filler at least)
     new_cutoffs = [sum(sizes[:k + 1]) for k in range(len(kept) - 1)]
     itos = [old_itos[i] for c in kept for i in members[c]]
     itos += unknown
