@@ -224,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         B.compute_note(all_rows, cells),
     ]
     if {"ULMFiT", "ULMFiT bidirectional"} <= set(args.methods):
-        notes.insert(3, "Bidirectional fit times exclude the forward LM fine-tuning (reused from the unidirectional "
-                     "run through a shared memory= cache); the forward classifier is trained again.")
+        notes.insert(3, "Bidirectional fit times exclude the forward LM fine-tuning when the unidirectional run of "
+                     "the same sitting cached it (a shared memory= cache); a bidirectional run read back from a "
+                     "sitting of its own includes it. The forward classifier is trained again.")
     if mode == "quick":
         notes.append("QUICK mode: 500 train / 200 test per dataset (IMDb 100/200, no unsup), MR 1,000 sentences "
                      "2-fold: a smoke-scale check, not an accuracy result.")

@@ -66,6 +66,9 @@ FULL_RUNS = {"accuracy": (("accuracy", "accuracy_mr"), ("trec6", "imdb", "ag", "
              "ablations": (("ablations",), ()),
              "speed": (("speed",), ())}
 
+# The methods a complete page of a full run holds (a page run with ``--methods`` may hold fewer).
+FULL_METHODS = {"accuracy": ("ULMFiT", "ULMFiT bidirectional", "TF-IDF + LR", "from scratch")}
+
 
 def full_pages(name: str, results: Path = RESULTS) -> list[tuple[str, dict]]:
     """The pages of full run ``name`` that exist in ``results``, as (stem, parsed JSON), in order."""
@@ -104,7 +107,7 @@ def accuracy_summary(results: Path = RESULTS) -> str | None:
             seen.add(ds)
             used = True
             setup = next((r["train/test"] for r in rows if r and r.get("train/test")), "")
-            cells = [r["test error %"] if r else "" for r in rows]
+            cells = [r["test error %"] if r else "not run yet" for r in rows]
             paper = (by.get((ds, "ULMFiT bidirectional")) or {}).get("paper test error %", "")
             lines.append(f"| {names.get(ds, ds)} | {setup} | " + " | ".join(cells) + f" | {paper} |")
         if used:
@@ -129,6 +132,13 @@ def full_run_status(results: Path = RESULTS) -> str:
         done = [d for d in wanted if any(d in _covered(data, wanted) for _, data in pages)]
         missing = [d for d in wanted if d not in done]
         state = "complete" if not missing else "partial: " + ", ".join(done) + "; still to run: " + ", ".join(missing)
+        gaps = []
+        for _, data in pages:
+            lacking = [m for m in FULL_METHODS.get(name, ()) if data.get("methods") and m not in data["methods"]]
+            if lacking:
+                gaps.append(f"{', '.join(data['datasets'])} without {', '.join(lacking)}")
+        if gaps:
+            state = ("partial" if state == "complete" else state) + "; methods not run yet: " + "; ".join(gaps)
         when = "; ".join(f"{data['machine']['date']}" + (f" (`{stem}`)" if len(pages) > 1 else "")
                          for stem, data in pages)
         lines.append(f"| {name} | {state} | {when} |")

@@ -37,6 +37,9 @@ def test_accuracy_summary_from_full_run(tmp_path, collect):
     assert "now `pretrained='small'`" in text  # measured before the 60k default shipped
     write_page(tmp_path, "accuracy", "2026-12-09 03:00:00 UTC", datasets=["trec6"], rows=rows)
     assert "the shipped 60k-word 128/256/3 default" in collect.accuracy_summary(tmp_path)
+    mr = [{**r, "dataset": "mr"} for r in rows if r["method"] in ("ULMFiT", "TF-IDF + LR")]
+    write_page(tmp_path, "accuracy_mr", "2026-12-09 04:00:00 UTC", datasets=["mr"], rows=mr)
+    assert "| MR | 5,452/500 | 4.40 | not run yet | 9.80 | not run yet |  |" in collect.accuracy_summary(tmp_path)
 
 
 def test_render_page_keeps_full_and_quick_apart_and_links_figures(collect):
@@ -75,6 +78,11 @@ def test_full_run_status_names_what_is_missing(tmp_path, collect):
     text = collect.full_run_status(tmp_path)
     assert "| accuracy | partial: trec6, ag, mr; still to run: imdb |" in text
     assert "2026-11-22 02:35:46 UTC (`accuracy`); 2026-11-30 16:00:00 UTC (`accuracy_mr`)" in text
+    # a page run with --methods names the methods it lacks
+    write_page(tmp_path, "accuracy_mr", "2026-11-30 16:00:00 UTC", datasets=["mr"], skipped={},
+               methods=["ULMFiT", "TF-IDF + LR"])
+    text = collect.full_run_status(tmp_path)
+    assert "still to run: imdb; methods not run yet: mr without ULMFiT bidirectional, from scratch |" in text
 
 
 def test_accuracy_summary_joins_a_dataset_run_apart(tmp_path, collect):
@@ -112,7 +120,7 @@ def test_vocab_coverage_counts_tokens_and_types(monkeypatch):
 
 def test_readme_accuracy_table_matches_the_results(collect):
     """The README's accuracy table quotes the full run's pages (accuracy.json, accuracy_mr.json) exactly,
-    one line per dataset they hold."""
+    one line per dataset they hold; a method a page has not run yet reads "not run yet"."""
     pages = collect.full_pages("accuracy")
     measured = {}
     for _, data in pages:
@@ -127,7 +135,7 @@ def test_readme_accuracy_table_matches_the_results(collect):
         ds = next((v for k, v in names.items() if cells[0].startswith(k + " (")), None)
         if ds is None or len(cells) < 5:
             continue
-        assert cells[1:5] == [measured[(ds, m)] for m in METHODS], line
+        assert cells[1:5] == [measured.get((ds, m), "not run yet") for m in METHODS], line
         checked.add(ds)
     assert checked == {ds for ds, _ in measured}
 
