@@ -92,7 +92,7 @@ def accuracy_summary(results: Path = RESULTS) -> str | None:
     if not pages:
         return None
     names = {"trec6": "TREC-6", "imdb": "IMDb", "ag": "AG News", "mr": "MR"}
-    methods = ["ULMFiT", "ULMFiT bidirectional", "TF-IDF + LR", "from scratch"]
+    methods = FULL_METHODS["accuracy"]
     lines = ["| dataset | train/test | " + " | ".join(methods) + " | paper (bidirectional) |",
              "|---|---|" + "---|" * (len(methods) + 1)]
     seen: set[str] = set()
@@ -134,7 +134,8 @@ def full_run_status(results: Path = RESULTS) -> str:
         state = "complete" if not missing else "partial: " + ", ".join(done) + "; still to run: " + ", ".join(missing)
         gaps = []
         for _, data in pages:
-            lacking = [m for m in FULL_METHODS.get(name, ()) if data.get("methods") and m not in data["methods"]]
+            ran = data.get("methods") or FULL_METHODS.get(name, ())  # pages without the field ran them all
+            lacking = [m for m in FULL_METHODS.get(name, ()) if m not in ran]
             if lacking:
                 gaps.append(f"{', '.join(data['datasets'])} without {', '.join(lacking)}")
         if gaps:
